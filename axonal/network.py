@@ -1,0 +1,63 @@
+"""Composing layers over time: the ``Temporal`` protocol and a ``Sequential`` that carries state.
+
+Two kinds of layer make a spiking network:
+
+- stateless layers (``nn.Linear``, ``nn.Conv2d``, pooling, normalisation, dropout): applied to
+  every time step at once by folding time into the batch, ``[T, B, ...] -> [T*B, ...]``;
+- temporal layers (neurons, recurrent populations, delays): subclasses of ``Temporal`` that see
+  the whole sequence, ``forward(x [T, B, ...], state=None) -> (y [T, B, ...], state)``.
+
+``Sequential`` chains both and returns ``(output, states)`` where ``states`` is a tuple with
+one entry per temporal layer (``None`` for stateless ones), so passing it back streams.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class Temporal(nn.Module):
+    """Marker base: a layer that consumes ``[T, B, ...]`` and returns ``(output, state)``."""
+
+
+def apply_per_step(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a stateless layer to every time step by folding time into the batch."""
+    t, b = x.shape[:2]
+    y = layer(x.reshape(t * b, *x.shape[2:]))
+    return y.reshape(t, b, *y.shape[1:])
+
+
+class Sequential(nn.Module):
+    """``Sequential(nn.Linear(6, 64), LIF(64), nn.Linear(64, 4), LIF(4))``.
+
+    ``forward(x, states=None) -> (y, states)``. Keeps no state between calls itself.
+    """
+
+    def __init__(self, *layers: nn.Module):
+        super().__init__()
+        if not layers:
+            raise ValueError("Sequential needs at least one layer")
+        self.layers = nn.ModuleList(layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def forward(self, x: torch.Tensor, states: Sequence | None = None):
+        if states is not None and len(states) != len(self.layers):
+            raise ValueError(
+                f"states has {len(states)} entries but the network has {len(self.layers)} layers; "
+                "pass the states returned by the previous call, or None to start fresh"
+            )
+        new_states = []
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Temporal):
+                x, st = layer(x, None if states is None else states[i])
+            else:
+                x, st = apply_per_step(layer, x), None
+            new_states.append(st)
+        return x, tuple(new_states)

@@ -1,0 +1,263 @@
+"""The leaky integrate-and-fire family: LIF, current-based LIF, adaptive LIF, and recurrence.
+
+Discrete-time updates with per-step decay ``beta = exp(-dt / tau)`` and input integrated
+without the (1 - beta) factor, as in snnTorch's ``Leaky`` and SpikingJelly's ``LIFNode`` with
+``decay_input=False``:
+
+- LIF:              v <- beta v + x;            s = H(v - theta);  reset
+- CurrentBasedLIF:  i <- alpha i + x; v <- beta v + i;  s = H(v - theta);  reset
+  (Gerstner et al., "Neuronal Dynamics", 2014, ch. 1; NIR's CubaLIF)
+- AdaptiveLIF:      v <- beta v + x;  theta_t = theta + b a;  s = H(v - theta_t);  reset by
+  theta_t;  a <- rho a + s   (Bellec et al., 2018, "Long short-term memory and
+  learning-to-learn in networks of spiking neurons")
+
+Reset: ``subtract`` (v -= theta s), ``zero`` (v *= 1 - s) or ``none``. With
+``detach_reset=True`` (default, as snnTorch and Zenke & Vogels 2021 recommend) no gradient
+flows through the reset.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple, Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..network import Temporal
+from ..surrogate import Surrogate
+from .base import (
+    NeuronModule,
+    check_sequence,
+    decay_factor,
+    scan,
+    tau_from_decay,
+    validate_params,
+)
+
+Number = float | torch.Tensor
+
+
+def apply_reset(v, s, threshold, params):
+    """Membrane after a spike ``s`` under ``params.reset`` (and ``detach_reset``)."""
+    if params.reset == "none":
+        return v
+    r = s.detach() if params.detach_reset else s
+    if params.reset == "subtract":
+        return v - r * threshold
+    return v * (1 - r)
+
+
+# ----------------------------------------------------------------------------- LIF
+@dataclass(frozen=True)
+class LIFParams:
+    tau_mem: Number = 10.0
+    threshold: Number = 1.0
+    reset: str = "subtract"
+    surrogate: str | Surrogate = "atan"
+    detach_reset: bool = True
+    dt: float = 1.0
+
+    def __post_init__(self):
+        validate_params(self, ("tau_mem", "threshold", "dt"))
+
+
+class LIFState(NamedTuple):
+    v: torch.Tensor
+
+
+def lif_step(x, state: LIFState, p: LIFParams):
+    """One step of the leaky integrate-and-fire neuron."""
+    v = decay_factor(p.tau_mem, p.dt) * state.v + x
+    s = p.surrogate(v - p.threshold)
+    return s, LIFState(apply_reset(v, s, p.threshold, p))
+
+
+# ----------------------------------------------------------------------------- CuBa-LIF
+@dataclass(frozen=True)
+class CurrentBasedLIFParams:
+    tau_mem: Number = 10.0
+    tau_syn: Number = 5.0
+    threshold: Number = 1.0
+    reset: str = "subtract"
+    surrogate: str | Surrogate = "atan"
+    detach_reset: bool = True
+    dt: float = 1.0
+
+    def __post_init__(self):
+        validate_params(self, ("tau_mem", "tau_syn", "threshold", "dt"))
+
+
+class CurrentBasedLIFState(NamedTuple):
+    v: torch.Tensor
+    i: torch.Tensor
+
+
+def current_based_lif_step(x, state: CurrentBasedLIFState, p: CurrentBasedLIFParams):
+    """One step of the current-based LIF: input charges a decaying synaptic current."""
+    i = decay_factor(p.tau_syn, p.dt) * state.i + x
+    v = decay_factor(p.tau_mem, p.dt) * state.v + i
+    s = p.surrogate(v - p.threshold)
+    return s, CurrentBasedLIFState(apply_reset(v, s, p.threshold, p), i)
+
+
+# ----------------------------------------------------------------------------- adaptive LIF
+@dataclass(frozen=True)
+class AdaptiveLIFParams:
+    tau_mem: Number = 20.0
+    tau_adapt: Number = 200.0
+    adaptation: Number = 1.8
+    threshold: Number = 1.0
+    reset: str = "subtract"
+    surrogate: str | Surrogate = "atan"
+    detach_reset: bool = True
+    dt: float = 1.0
+
+    def __post_init__(self):
+        validate_params(self, ("tau_mem", "tau_adapt", "threshold", "dt"))
+        a = self.adaptation
+        if not isinstance(a, torch.Tensor) and not (isinstance(a, (int, float)) and a >= 0):
+            raise ValueError(f"AdaptiveLIFParams.adaptation must be >= 0, got {a}")
+
+
+class AdaptiveLIFState(NamedTuple):
+    v: torch.Tensor
+    a: torch.Tensor
+
+
+def adaptive_lif_step(x, state: AdaptiveLIFState, p: AdaptiveLIFParams):
+    """One step of the LIF with a spike-triggered, decaying threshold increase."""
+    v = decay_factor(p.tau_mem, p.dt) * state.v + x
+    theta = p.threshold + p.adaptation * state.a
+    s = p.surrogate(v - theta)
+    a = decay_factor(p.tau_adapt, p.dt) * state.a + s
+    return s, AdaptiveLIFState(apply_reset(v, s, theta, p), a)
+
+
+# ----------------------------------------------------------------------------- modules
+class _LIFFamily(NeuronModule):
+    def __init__(self, size=None, *, decay: float | None = None, learn=(), per_neuron=False,
+                 backend="auto", **params):
+        if decay is not None:
+            if "tau_mem" in params:
+                raise ValueError("give either tau_mem or decay, not both")
+            params["tau_mem"] = tau_from_decay(decay, params.get("dt", 1.0))
+        super().__init__(size, learn=learn, per_neuron=per_neuron, backend=backend, **params)
+
+
+class LIF(_LIFFamily):
+    """Leaky integrate-and-fire neurons. ``LIF(decay=0.9)`` or ``LIF(tau_mem=10.)``.
+
+    Drops into ``nn.Sequential`` after a time-distributed layer; returns ``(spikes, state)``.
+    """
+
+    Params = LIFParams
+    State = LIFState
+    step = staticmethod(lif_step)
+    kernel_name = "lif"
+    learnable_names = ("tau_mem", "threshold")
+
+
+class CurrentBasedLIF(_LIFFamily):
+    """Current-based (CuBa) LIF: a synaptic current filters the input before the membrane."""
+
+    Params = CurrentBasedLIFParams
+    State = CurrentBasedLIFState
+    step = staticmethod(current_based_lif_step)
+    kernel_name = "cuba_lif"
+    learnable_names = ("tau_mem", "tau_syn", "threshold")
+
+
+class AdaptiveLIF(_LIFFamily):
+    """Adaptive-threshold LIF (ALIF), the neuron of long short-term memory SNNs (LSNN)."""
+
+    Params = AdaptiveLIFParams
+    State = AdaptiveLIFState
+    step = staticmethod(adaptive_lif_step)
+    kernel_name = "adaptive_lif"
+    learnable_names = ("tau_mem", "tau_adapt", "adaptation", "threshold")
+
+
+# ----------------------------------------------------------------------------- recurrence
+class RecurrentState(NamedTuple):
+    neuron: tuple
+    spikes: torch.Tensor
+
+
+def recurrent_step(neuron_step):
+    """Lift a neuron step to one whose input also receives last step's spikes through W."""
+
+    def step(x, state: RecurrentState, p):
+        neuron_params, weight = p
+        out, inner = neuron_step(x + F.linear(state.spikes, weight), state.neuron, neuron_params)
+        return out, RecurrentState(inner, out)
+
+    return step
+
+
+class Recurrent(Temporal):
+    """A neuron population with all-to-all recurrent weights inside the scan (RLIF, RALIF ...).
+
+    ``Recurrent(LIF(128))`` adds ``weight`` [128, 128]; at each step the input is
+    ``x_t + s_{t-1} W^T``. ``forward(x [T, B, N], state=None) -> (spikes, RecurrentState)``.
+    """
+
+    def __init__(self, neuron: NeuronModule, weight_scale: float = 1.0, zero_diagonal: bool = False):
+        super().__init__()
+        if neuron.size is None or len(neuron.size) != 1:
+            raise ValueError("Recurrent needs a neuron module with a 1-D size, e.g. Recurrent(LIF(128))")
+        n = neuron.size[0]
+        self.neuron = neuron
+        self.zero_diagonal = zero_diagonal
+        bound = weight_scale / math.sqrt(n)
+        self.weight = nn.Parameter(torch.empty(n, n).uniform_(-bound, bound))
+        self._step = recurrent_step(type(neuron).step)
+
+    @property
+    def size(self):
+        return self.neuron.size
+
+    def recurrent_weight(self) -> torch.Tensor:
+        if self.zero_diagonal:
+            return self.weight * (1 - torch.eye(self.weight.shape[0], device=self.weight.device))
+        return self.weight
+
+    def _check(self, x, state):
+        name = f"Recurrent({type(self.neuron).__name__})"
+        check_sequence(x, self.neuron.size, name)
+        if state is None:
+            z = x.new_zeros(x.shape[1:])
+            return RecurrentState(self.neuron.initial_state(z), z)
+        if not isinstance(state, RecurrentState):
+            raise TypeError(f"{name}: state must be a RecurrentState, got {type(state).__name__}")
+        if tuple(state.spikes.shape) != tuple(x.shape[1:]):
+            raise ValueError(
+                f"{name}: state has shape {tuple(state.spikes.shape)} but each input step has "
+                f"shape {tuple(x.shape[1:])}; pass state=None to start fresh"
+            )
+        return state
+
+    def forward(self, x: torch.Tensor, state: RecurrentState | None = None):
+        state = self._check(x, state)
+        params = self.neuron.params()
+        weight = self.recurrent_weight()
+        if self.neuron.backend != "scan" and self.neuron.kernel_name is not None:
+            from ..kernels import fused_scan
+
+            result = fused_scan("recurrent_" + self.neuron.kernel_name, x, state, params,
+                                backend=self.neuron.backend, weight=weight)
+            if result is not None:
+                return result
+        return scan(self._step, x, state, (params, weight))
+
+    def trace(self, x: torch.Tensor, state: RecurrentState | None = None):
+        state = self._check(x, state)
+        out, _, states = scan(self._step, x, state, (self.neuron.params(), self.recurrent_weight()),
+                              record=True)
+        return out, states
+
+
+def RecurrentLIF(size: int, **kwargs) -> Recurrent:
+    """LIF population with recurrent weights (RLIF)."""
+    return Recurrent(LIF(size, **kwargs))
