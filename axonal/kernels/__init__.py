@@ -1,11 +1,85 @@
 """Fused scans: compiled time loops for registered neuron models, chosen automatically.
 
 ``fused_scan(kind, x, state, params, backend, weight=None)`` returns ``(spikes, state)`` from a
-fused kernel, or ``None`` when no kernel applies (unknown kind, unsupported device or dtype),
-in which case the caller falls back to the reference ``scan`` of the model's ``step``.
+fused kernel, or ``None`` when no kernel applies (unknown kind, unsupported device or dtype,
+numba missing, ``backend="scan"``), in which case the caller falls back to the reference
+``scan`` of the model's ``step``. ``backend="numba"`` forces the numba kernel and raises a
+``RuntimeError`` that says why when it cannot run.
+
+Kinds: ``lif``, ``cuba_lif``, ``adaptive_lif`` and their ``recurrent_`` versions (recurrent
+weight [N, N] in ``weight``). The kernels (``_numba_lif``) loop over time in compiled code,
+parallel over batch x neurons, with a hand-derived backward pass; they reproduce the
+reference step exactly (tests/test_kernels.py).
+
+``compile_step`` turns a user's elementwise step written in Python into the same kind of
+fused scan (see ``axonal.kernels.compiled``).
 """
 from __future__ import annotations
 
+import torch
+
+__all__ = ["fused_scan", "numba_available", "compile_step", "CompiledNeuron", "CompiledStep"]
+
+_NUMBA_ERROR: str | None = None
+
+
+def numba_available() -> bool:
+    """True when numba imports (the CPU kernels need it)."""
+    global _NUMBA_ERROR
+    if _NUMBA_ERROR is None:
+        try:
+            import numba  # noqa: F401
+
+            _NUMBA_ERROR = ""
+        except Exception as exc:  # pragma: no cover - depends on the environment
+            _NUMBA_ERROR = f"numba is not importable ({exc}); install it with `pip install numba`"
+    return _NUMBA_ERROR == ""
+
 
 def fused_scan(kind, x, state, params, backend="auto", weight=None):
-    return None
+    """Run the fused kernel for ``kind`` if one applies, else return ``None`` (or raise when
+    ``backend`` forces one). See the module docstring."""
+    if backend == "scan":
+        return None
+    forced = backend != "auto"
+    if forced and not str(backend).startswith("numba"):
+        if forced and str(backend).startswith("triton"):
+            raise RuntimeError(
+                f"backend={backend!r}: no Triton kernel ships with this version; use "
+                "backend='auto' (numba on CPU, reference scan elsewhere) or 'scan'")
+        raise RuntimeError(f"unknown backend {backend!r}; use 'auto', 'numba' or 'scan'")
+
+    def fail(reason: str):
+        if forced:
+            raise RuntimeError(
+                f"backend={backend!r} cannot run kernel {kind!r}: {reason}. Use backend='auto' "
+                "to fall back to the reference scan automatically, or backend='scan'.")
+        return None
+
+    if x.device.type != "cpu":
+        return fail(f"the input is on {x.device}; the numba kernels run on the CPU only")
+    if x.dtype not in (torch.float32, torch.float64):
+        return fail(f"the input dtype is {x.dtype}; the kernels support float32 and float64 "
+                    "(convert with x.float())")
+    if not numba_available():
+        return fail(_NUMBA_ERROR)
+    if kind == "izhikevich":  # axonal/kernels/izhikevich.py (another helper's kernel)
+        from .izhikevich import izhikevich_fused
+
+        result = izhikevich_fused(x, state, params)
+        return result if result is not None else fail(
+            "the Izhikevich kernel needs fixed a, b, c, d, detach_reset=True and a built-in surrogate")
+    from .lif import Unsupported, lif_family_scan
+
+    try:
+        return lif_family_scan(kind, x, state, params, weight=weight)
+    except Unsupported as exc:
+        return fail(str(exc))
+
+
+def __getattr__(name):  # lazy: importing axonal must not compile or import numba
+    if name in ("compile_step", "CompiledNeuron", "CompiledStep"):
+        from . import compiled
+
+        return getattr(compiled, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,428 @@
+"""Numba kernels of the LIF family: forward scan and hand-derived backward (BPTT).
+
+One kernel serves LIF (``kind`` 0), current-based LIF (1) and adaptive LIF (2), every reset
+mode (``reset`` 0 subtract, 1 zero, 2 none), ``detach_reset`` and every surrogate (``code`` as
+in ``axonal.surrogate``). These are runtime arguments, so each kernel is compiled once per
+dtype (float32, float64) and cached on disk (``cache=True``), not once per configuration.
+They must nevertheless not reach the innermost loops as branches, which would stop LLVM from
+vectorising them (measured: a branchy generic loop ran 9x slower than a specialised one):
+
+- ``kind`` selects one of three copies of each inner loop, written once as an inlined row
+  function called with a literal kind, so the compiler folds the other kinds away;
+- the reset is arithmetic, ``v = vp - s (cs theta + cz vp)`` with ``(cs, cz)`` = (1, 0)
+  subtract, (0, 1) zero, (0, 0) none; this is exactly the reference's value in every mode
+  (the products by 0 and 1 are exact), and ``detach_reset`` is a 0/1 factor on the
+  gradient through ``s``;
+- the surrogate derivative is its own pass over a row, one loop per code.
+
+Layout: inputs are time-major ``[T, M]`` with ``M = B * N`` (batch times neurons, C order).
+Work is split into tasks of up to ``BLOCK`` neurons of one batch row; a task loops over time
+inside compiled code and, at each step, over its neurons in contiguous inner loops. Tasks run
+in parallel (``prange``).
+
+The per-neuron update is the same arithmetic, in the same order and the same dtype, as
+``lif_step`` / ``current_based_lif_step`` / ``adaptive_lif_step`` with ``apply_reset``, so
+spikes and states agree exactly with the reference scan (tests/test_kernels.py).
+
+What the forward stores for the backward (only when a gradient is needed):
+- ``vpre[t]``: the membrane before reset (one value per neuron-step);
+- ``aux[t]``: the synaptic current ``i_t`` (CuBa) or the adaptation ``a_t`` (adaptive);
+- the spikes, which are the output anyway (shared, no copy).
+The post-reset membrane ``v_{t-1}`` needed for the decay gradient is recomputed exactly from
+``vpre[t-1]``, ``s[t-1]`` and the threshold, so LIF training keeps one float per neuron-step
+besides its output, instead of the several tensors per step that autograd of the reference
+keeps.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+BLOCK = 256
+
+
+@njit(inline="always", cache=True)
+def surrogate_derivative(code, width, x):
+    """Scalar surrogate derivative (same formulas as ``axonal.surrogate.derivative_by_code``)."""
+    if code == 0:
+        a = abs(x) / width
+        return 1.0 / (2.0 * width * (1.0 + a) * (1.0 + a))
+    if code == 1:
+        z = math.pi * x / (2.0 * width)
+        return 1.0 / (2.0 * width * (1.0 + z * z))
+    if code == 2:
+        a = 1.0 - abs(x) / width
+        return a / width if a > 0.0 else 0.0
+    if code == 3:
+        z = x / width
+        return math.exp(-0.5 * z * z) / (width * 2.5066282746310002)
+    return 1.0 if abs(x) < width else 0.0
+
+
+@njit(inline="always", cache=True)
+def _surrogate_row(code, width, z, L):
+    """In place: z[:L] <- surrogate'(z[:L]); one branch-free loop per code."""
+    if code == 0:
+        for j in range(L):
+            z[j] = surrogate_derivative(0, width, z[j])
+    elif code == 1:
+        for j in range(L):
+            z[j] = surrogate_derivative(1, width, z[j])
+    elif code == 2:
+        for j in range(L):
+            z[j] = surrogate_derivative(2, width, z[j])
+    elif code == 3:
+        for j in range(L):
+            z[j] = surrogate_derivative(3, width, z[j])
+    else:
+        for j in range(L):
+            z[j] = surrogate_derivative(4, width, z[j])
+
+
+# ----------------------------------------------------------------------------- forward rows
+@njit(inline="always", cache=True)
+def _fwd_loop(kind, store, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero,
+              spk, vpre, aux):
+    """One time step for L neurons (all arguments are length-L views)."""
+    for j in range(L):
+        x = u[j]
+        if kind == 1:
+            ii = alpha[j] * i[j] + x
+            i[j] = ii
+            x = ii
+        vp = beta[j] * v[j] + x
+        if kind == 2:
+            theta = th[j] + adp[j] * a[j]
+        else:
+            theta = th[j]
+        s = one if vp - theta >= 0 else zero
+        spk[j] = s
+        v[j] = vp - s * (cs * theta + cz * vp)
+        if kind == 2:
+            aa = rho[j] * a[j] + s
+            a[j] = aa
+        if store:
+            vpre[j] = vp
+            if kind == 1:
+                aux[j] = ii
+            elif kind == 2:
+                aux[j] = aa
+
+
+@njit(inline="always", cache=True)
+def _fwd_row(kind, store, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
+             vpre, aux):
+    if store:
+        if kind == 0:
+            _fwd_loop(0, True, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
+                      vpre, aux)
+        elif kind == 1:
+            _fwd_loop(1, True, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
+                      vpre, aux)
+        else:
+            _fwd_loop(2, True, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
+                      vpre, aux)
+    else:
+        if kind == 0:
+            _fwd_loop(0, False, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
+                      vpre, aux)
+        elif kind == 1:
+            _fwd_loop(1, False, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
+                      vpre, aux)
+        else:
+            _fwd_loop(2, False, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
+                      vpre, aux)
+
+
+@njit(inline="always", cache=True)
+def _coef(reset, like):
+    """(cs, cz, one, zero) in the dtype of the array ``like`` (numba would widen a float32
+    that meets a Python int to float64, which would change the arithmetic)."""
+    c = np.zeros(4, dtype=like.dtype)
+    c[2] = 1
+    if reset == 0:
+        c[0] = 1
+    elif reset == 1:
+        c[1] = 1
+    return c[0], c[1], c[2], c[3]
+
+
+@njit(parallel=True, cache=True)
+def lif_forward(x, v0, i0, a0, beta, alpha, rho, th, adp, kind, reset, n, store,
+                spk, vpre, aux, v_out, i_out, a_out):
+    """Scan over time. x [T, M]; v0, i0, a0 [M]; beta..adp [N]; outputs preallocated
+    (``vpre``/``aux`` [T, M] only when ``store``)."""
+    T = x.shape[0]
+    M = x.shape[1]
+    B = M // n
+    nb = (n + BLOCK - 1) // BLOCK
+    cs, cz, one, zero = _coef(reset, x)
+    for task in prange(B * nb):
+        b = task // nb
+        n0 = (task - b * nb) * BLOCK
+        L = min(n0 + BLOCK, n) - n0
+        lo = b * n + n0
+        hi = lo + L
+        v = v0[lo:hi].copy()
+        i = i0[lo:hi].copy()
+        a = a0[lo:hi].copy()
+        pb, pa, pr = beta[n0:n0 + L], alpha[n0:n0 + L], rho[n0:n0 + L]
+        pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
+        for t in range(T):
+            if store:
+                vp_row = vpre[t, lo:hi]
+                aux_row = aux[t, lo:hi] if kind > 0 else vp_row
+            else:
+                vp_row = v
+                aux_row = v
+            _fwd_row(kind, store, L, x[t, lo:hi], v, i, a, pb, pa, pr, pt, pd, cs, cz, one,
+                     zero, spk[t, lo:hi], vp_row, aux_row)
+        v_out[lo:hi] = v
+        i_out[lo:hi] = i
+        a_out[lo:hi] = a
+
+
+# ----------------------------------------------------------------------------- backward rows
+@njit(inline="always", cache=True)
+def _bwd_prep_loop(kind, L, first, vp, a_prev, a_pp, prev_vp, prev_s, v0, th, adp, cs, cz,
+                   z, vprev):
+    # cs, cz are in the state dtype here, so v_{t-1} is recomputed with the forward's rounding
+    """z <- v_pre - theta_t (surrogate argument); vprev <- v_{t-1} recomputed exactly."""
+    for j in range(L):
+        if kind == 2:
+            theta = th[j] + adp[j] * a_prev[j]
+        else:
+            theta = th[j]
+        z[j] = vp[j] - theta
+        if first:
+            vprev[j] = v0[j]
+        else:
+            if kind == 2:
+                theta_p = th[j] + adp[j] * a_pp[j]
+            else:
+                theta_p = th[j]
+            q = prev_vp[j]
+            vprev[j] = q - prev_s[j] * (cs * theta_p + cz * q)
+
+
+@njit(inline="always", cache=True)
+def _bwd_loop(kind, L, gs, grec, vp, s, a_prev, i_prev, vprev, sg, beta, alpha, rho, th, adp,
+              cs, cz, nd, dv, di, da, gx, acc):
+    """Reverse of one step for L neurons. dv, di, da: dL/d(state after the step), updated in
+    place to dL/d(state before it). acc[0..4] accumulate d beta, alpha, rho, theta_0, adp."""
+    for j in range(L):
+        sj = s[j]
+        vpj = vp[j]
+        if kind == 2:
+            theta = th[j] + adp[j] * a_prev[j]
+        else:
+            theta = th[j]
+        d = dv[j]
+        g_s = gs[j] + grec[j]
+        if kind == 2:
+            g_s += da[j]  # a_t = rho a_{t-1} + s_t
+        # v = vp - s (cs theta + cz vp)
+        g_vp = d * (1.0 - sj * cz)
+        g_theta = -sj * cs * d
+        g_s -= nd * (cs * theta + cz * vpj) * d
+        g_z = g_s * sg[j]
+        g_vp += g_z
+        g_theta -= g_z
+        acc[3, j] += g_theta
+        if kind == 2:  # theta = th + adp a_{t-1}
+            acc[4, j] += g_theta * a_prev[j]
+            acc[2, j] += da[j] * a_prev[j]
+            da[j] = rho[j] * da[j] + g_theta * adp[j]
+        acc[0, j] += g_vp * vprev[j]
+        dv[j] = beta[j] * g_vp
+        if kind == 1:  # i_t = alpha i_{t-1} + x_t ; vp = beta v + i_t
+            g_u = di[j] + g_vp
+            acc[1, j] += g_u * i_prev[j]
+            di[j] = alpha[j] * g_u
+        else:
+            g_u = g_vp
+        gx[j] = g_u
+
+
+@njit(inline="always", cache=True)
+def _bwd_row(kind, t, lo, hi, n0, L, gs_row, grec_row, spk, vpre, aux, v0, i0, a0,
+             P, cs, cz, fcs, fcz, nd, code, width, dv, di, da, gx_row, acc,
+             z, vprev):
+    vp = vpre[t, lo:hi]
+    s = spk[t, lo:hi]
+    first = t == 0
+    if first:
+        a_prev = a0[lo:hi]
+        i_prev = i0[lo:hi]
+        prev_vp = vp
+        prev_s = s
+    else:
+        a_prev = aux[t - 1, lo:hi] if kind == 2 else a0[lo:hi]
+        i_prev = aux[t - 1, lo:hi] if kind == 1 else i0[lo:hi]
+        prev_vp = vpre[t - 1, lo:hi]
+        prev_s = spk[t - 1, lo:hi]
+    a_pp = aux[t - 2, lo:hi] if (kind == 2 and t > 1) else a0[lo:hi]
+    # (CPython turns calls with more than 30 arguments into *args calls, which numba's
+    # inliner refuses: the five per-neuron constants travel as rows of one array P)
+    pb, pa, pr = P[0, n0:n0 + L], P[1, n0:n0 + L], P[2, n0:n0 + L]
+    pt, pd = P[3, n0:n0 + L], P[4, n0:n0 + L]
+    v0r = v0[lo:hi]
+    if kind == 0:
+        _bwd_prep_loop(0, L, first, vp, a_prev, a_pp, prev_vp, prev_s, v0r, pt, pd, fcs, fcz, z, vprev)
+    elif kind == 1:
+        _bwd_prep_loop(1, L, first, vp, a_prev, a_pp, prev_vp, prev_s, v0r, pt, pd, fcs, fcz, z, vprev)
+    else:
+        _bwd_prep_loop(2, L, first, vp, a_prev, a_pp, prev_vp, prev_s, v0r, pt, pd, fcs, fcz, z, vprev)
+    _surrogate_row(code, width, z, L)
+    if kind == 0:
+        _bwd_loop(0, L, gs_row, grec_row, vp, s, a_prev, i_prev, vprev, z, pb, pa, pr, pt, pd,
+                  cs, cz, nd, dv, di, da, gx_row, acc)
+    elif kind == 1:
+        _bwd_loop(1, L, gs_row, grec_row, vp, s, a_prev, i_prev, vprev, z, pb, pa, pr, pt, pd,
+                  cs, cz, nd, dv, di, da, gx_row, acc)
+    else:
+        _bwd_loop(2, L, gs_row, grec_row, vp, s, a_prev, i_prev, vprev, z, pb, pa, pr, pt, pd,
+                  cs, cz, nd, dv, di, da, gx_row, acc)
+
+
+@njit(parallel=True, cache=True)
+def lif_backward(gs, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, alpha, rho, th, adp,
+                 kind, reset, detach, code, width, n,
+                 gx, gv0, gi0, ga0, gbeta, galpha, grho, gth, gadp):
+    """BPTT of ``lif_forward``. Parameter gradients are per element [M] (summed over B later)."""
+    T = gs.shape[0]
+    M = gs.shape[1]
+    B = M // n
+    nb = (n + BLOCK - 1) // BLOCK
+    cs, cz, c2, c3 = _coef(reset, np.zeros(1))
+    fcs, fcz, c2, c3 = _coef(reset, vpre)
+    P = np.stack((beta, alpha, rho, th, adp))
+    nd = 0.0 if detach else 1.0
+    for task in prange(B * nb):
+        b = task // nb
+        n0 = (task - b * nb) * BLOCK
+        L = min(n0 + BLOCK, n) - n0
+        lo = b * n + n0
+        hi = lo + L
+        dv = gv[lo:hi].astype(np.float64)
+        di = gi[lo:hi].astype(np.float64)
+        da = ga[lo:hi].astype(np.float64)
+        acc = np.zeros((5, L))
+        z = np.empty(L)
+        vprev = np.empty(L)
+        grec = np.zeros(L, dtype=gs.dtype)
+        for t in range(T - 1, -1, -1):
+            _bwd_row(kind, t, lo, hi, n0, L, gs[t, lo:hi], grec, spk, vpre, aux, v0, i0, a0,
+                     P, cs, cz, fcs, fcz, nd, code, width, dv, di, da,
+                     gx[t, lo:hi], acc, z, vprev)
+        gv0[lo:hi] = dv
+        gi0[lo:hi] = di
+        ga0[lo:hi] = da
+        gbeta[lo:hi] = acc[0]
+        galpha[lo:hi] = acc[1]
+        grho[lo:hi] = acc[2]
+        gth[lo:hi] = acc[3]
+        gadp[lo:hi] = acc[4]
+
+
+# ----------------------------------------------------------------------------- recurrent
+@njit(parallel=True, cache=True)
+def recurrent_forward(x, rec0, wt, v0, i0, a0, beta, alpha, rho, th, adp, kind, reset, n, store,
+                      spk, vpre, aux, v, i, a):
+    """Recurrent scan: input at step t is x_t + s_{t-1} W^T (``rec0`` = s_{-1} W^T given).
+
+    ``wt`` is W^T [N, N] (row q = weights out of neuron q). The recurrent input is
+    event-driven: only the rows of neurons that spiked at t-1 are added (spikes are exactly
+    0 or 1 inside the scan), so its cost scales with the number of spikes, not N^2.
+    Parallel over batch rows, each looping over time: batch rows are independent, so there
+    is no barrier per time step (a barrier per step costs a scheduler time slice whenever
+    the cores are shared, measured at ~10 ms per step on a loaded 2-core machine).
+    ``v, i, a`` [M] receive the final state.
+    """
+    T = x.shape[0]
+    M = x.shape[1]
+    B = M // n
+    cs, cz, one, zero = _coef(reset, x)
+    for b in prange(B):
+        lo = b * n
+        hi = lo + n
+        vb = v0[lo:hi].copy()
+        ib = i0[lo:hi].copy()
+        ab = a0[lo:hi].copy()
+        u = np.empty(n, dtype=x.dtype)
+        rec = np.empty(n, dtype=x.dtype)
+        for t in range(T):
+            if t == 0:
+                for jj in range(n):
+                    u[jj] = x[0, lo + jj] + rec0[lo + jj]
+            else:
+                rec[:] = 0
+                for q in range(n):
+                    if spk[t - 1, lo + q] != 0:
+                        w = wt[q]
+                        for jj in range(n):
+                            rec[jj] += w[jj]
+                for jj in range(n):
+                    u[jj] = x[t, lo + jj] + rec[jj]
+            if store:
+                vp_row = vpre[t, lo:hi]
+                aux_row = aux[t, lo:hi] if kind > 0 else vp_row
+            else:
+                vp_row = u
+                aux_row = u
+            _fwd_row(kind, store, n, u, vb, ib, ab, beta, alpha, rho, th, adp, cs, cz,
+                     one, zero, spk[t, lo:hi], vp_row, aux_row)
+        v[lo:hi] = vb
+        i[lo:hi] = ib
+        a[lo:hi] = ab
+
+
+@njit(parallel=True, cache=True)
+def recurrent_backward(gs, gv, gi, ga, spk, vpre, aux, w, v0, i0, a0, beta, alpha, rho, th, adp,
+                       kind, reset, detach, code, width, n,
+                       gx, dv, di, da, gbeta, galpha, grho, gth, gadp):
+    """BPTT of ``recurrent_forward``, parallel over batch rows like it. The gradient reaching
+    s_{t-1} through the recurrence, (dL/du_t) W, is a vector-matrix product per row and step
+    (contiguous, vectorised loop); dL/dW is left to one matmul over all steps afterwards.
+    ``dv, di, da`` [M] (float64) receive the gradients of the initial state; ``g*`` [M]
+    (float64) the per-element parameter gradients.
+    """
+    T = gs.shape[0]
+    M = gs.shape[1]
+    B = M // n
+    cs, cz, c2, c3 = _coef(reset, np.zeros(1))
+    fcs, fcz, c2, c3 = _coef(reset, vpre)
+    P = np.stack((beta, alpha, rho, th, adp))
+    nd = 0.0 if detach else 1.0
+    for b in prange(B):
+        lo = b * n
+        hi = lo + n
+        dvb = gv[lo:hi].astype(np.float64)
+        dib = gi[lo:hi].astype(np.float64)
+        dab = ga[lo:hi].astype(np.float64)
+        acc = np.zeros((5, n))
+        z = np.empty(n)
+        vprev = np.empty(n)
+        grec = np.zeros(n, dtype=gs.dtype)
+        for t in range(T - 1, -1, -1):
+            g_row = gx[t, lo:hi]
+            _bwd_row(kind, t, lo, hi, 0, n, gs[t, lo:hi], grec, spk, vpre, aux, v0, i0, a0,
+                     P, cs, cz, fcs, fcz, nd, code, width, dvb, dib, dab, g_row, acc, z, vprev)
+            if t > 0:
+                grec[:] = 0
+                for q in range(n):
+                    gq = g_row[q]
+                    if gq != 0:
+                        wq = w[q]
+                        for jj in range(n):
+                            grec[jj] += gq * wq[jj]
+        dv[lo:hi] = dvb
+        di[lo:hi] = dib
+        da[lo:hi] = dab
+        gbeta[lo:hi] = acc[0]
+        galpha[lo:hi] = acc[1]
+        grho[lo:hi] = acc[2]
+        gth[lo:hi] = acc[3]
+        gadp[lo:hi] = acc[4]

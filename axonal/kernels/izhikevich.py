@@ -1,0 +1,168 @@
+"""Fused CPU scan of the Izhikevich neuron (numba), with a hand-derived backward pass.
+
+Same arithmetic as :func:`axonal.neurons.izhikevich.izhikevich_step` (two half steps for v,
+u with v clipped at v_peak, detached reset), looped over time inside compiled code and
+parallel over neurons. Forward stores v and u at every step (2 x [T, M]); backward recomputes
+the half steps and runs backpropagation through time:
+
+    v1 = v + h f(v),  v2 = v1 + h f(v1),  f(w) = 0.04 w^2 + 5 w + 140 - u + I,  h = dt/2
+    vc = min(v2, v_peak);  u2 = (1 - dt a) u + dt a b vc;  s = H(v2 - v_peak)
+    v' = (1 - s) vc + s c;  u' = u2 + d s                (s detached in the reset)
+
+    g_vc = (1 - s) g_v' + dt a b g_u'
+    g_v2 = g_s sg'(v2 - v_peak) + [v2 <= v_peak] g_vc
+    g_v1 = g_v2 (1 + h (0.08 v1 + 5));  g_v = g_v1 (1 + h (0.08 v + 5))
+    g_u  = (1 - dt a) g_u' - h (g_v1 + g_v2);   g_I = h (g_v1 + g_v2)
+
+Gradients flow to the input and the initial state; when a, b, c or d require gradients, or the
+reset is not detached, :func:`izhikevich_fused` returns ``None`` and the caller uses the
+reference scan. Register with the dispatch as kind ``"izhikevich"``.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import torch
+
+__all__ = ["izhikevich_fused"]
+
+
+@numba.njit(cache=True, inline="always")
+def _sg(code, width, x):
+    if code == 0:
+        a = abs(x) / width
+        return 1.0 / (2.0 * width * (1.0 + a) * (1.0 + a))
+    if code == 1:
+        z = math.pi * x / (2.0 * width)
+        return 1.0 / (2.0 * width * (1.0 + z * z))
+    if code == 2:
+        a = 1.0 - abs(x) / width
+        return a / width if a > 0.0 else 0.0
+    if code == 3:
+        z = x / width
+        return math.exp(-0.5 * z * z) / (width * 2.5066282746310002)
+    return 1.0 if abs(x) < width else 0.0
+
+
+@numba.njit(cache=True, parallel=True)
+def _forward(x, v0, u0, a, b, c, d, vpk, dt, out, vs, us):
+    t_n, m = x.shape
+    h = 0.5 * dt
+    for j in numba.prange(m):
+        v = v0[j]
+        u = u0[j]
+        for t in range(t_n):
+            vs[t, j] = v
+            us[t, j] = u
+            i = x[t, j]
+            v1 = v + h * (0.04 * v * v + 5.0 * v + 140.0 - u + i)
+            v2 = v1 + h * (0.04 * v1 * v1 + 5.0 * v1 + 140.0 - u + i)
+            vc = v2 if v2 < vpk else vpk
+            u2 = u + dt * a[j] * (b[j] * vc - u)
+            if v2 >= vpk:
+                out[t, j] = 1.0
+                v = c[j]
+                u = u2 + d[j]
+            else:
+                out[t, j] = 0.0
+                v = vc
+                u = u2
+        vs[t_n, j] = v
+        us[t_n, j] = u
+
+
+@numba.njit(cache=True, parallel=True)
+def _backward(g_out, g_vT, g_uT, x, vs, us, a, b, vpk, dt, code, width, g_x, g_v0, g_u0):
+    t_n, m = x.shape
+    h = 0.5 * dt
+    for j in numba.prange(m):
+        gv = g_vT[j]
+        gu = g_uT[j]
+        aj = a[j]
+        bj = b[j]
+        for t in range(t_n - 1, -1, -1):
+            v = vs[t, j]
+            u = us[t, j]
+            i = x[t, j]
+            v1 = v + h * (0.04 * v * v + 5.0 * v + 140.0 - u + i)
+            v2 = v1 + h * (0.04 * v1 * v1 + 5.0 * v1 + 140.0 - u + i)
+            s = 1.0 if v2 >= vpk else 0.0
+            g_vc = (1.0 - s) * gv + dt * aj * bj * gu
+            g_v2 = g_out[t, j] * _sg(code, width, v2 - vpk)
+            if v2 <= vpk:
+                g_v2 += g_vc
+            g_v1 = g_v2 * (1.0 + h * (0.08 * v1 + 5.0))
+            g_x[t, j] = h * (g_v1 + g_v2)
+            gu = (1.0 - dt * aj) * gu - h * (g_v1 + g_v2)
+            gv = g_v1 * (1.0 + h * (0.08 * v + 5.0))
+        g_v0[j] = gv
+        g_u0[j] = gu
+
+
+def _flat_param(p, shape, dtype):
+    t = torch.as_tensor(p, dtype=dtype)
+    return np.ascontiguousarray(t.expand(shape).reshape(-1).numpy())
+
+
+class _IzhikevichScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, v0, u0, params):
+        shape = x.shape[1:]
+        t_n = x.shape[0]
+        dt = x.dtype
+        xn = x.detach().reshape(t_n, -1).contiguous().numpy()
+        m = xn.shape[1]
+        a = _flat_param(params.a, shape, dt)
+        b = _flat_param(params.b, shape, dt)
+        c = _flat_param(params.c, shape, dt)
+        d = _flat_param(params.d, shape, dt)
+        out = np.empty_like(xn)
+        vs = np.empty((t_n + 1, m), xn.dtype)
+        us = np.empty((t_n + 1, m), xn.dtype)
+        _forward(xn, v0.detach().reshape(-1).contiguous().numpy(), u0.detach().reshape(-1).contiguous().numpy(),
+                 a, b, c, d, float(params.v_peak), float(params.dt), out, vs, us)
+        ctx.save_for_backward(x, torch.from_numpy(vs), torch.from_numpy(us))
+        ctx.consts = (a, b, params)
+        spikes = torch.from_numpy(out).reshape(x.shape)
+        return spikes, torch.from_numpy(vs[t_n].copy()).reshape(shape), torch.from_numpy(us[t_n].copy()).reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g_out, g_v, g_u):
+        x, vs, us = ctx.saved_tensors
+        a, b, p = ctx.consts
+        t_n = x.shape[0]
+        shape = x.shape[1:]
+
+        go = np.ascontiguousarray((torch.zeros_like(x) if g_out is None else g_out).reshape(t_n, -1).numpy())
+        gv = np.ascontiguousarray((torch.zeros(shape, dtype=x.dtype) if g_v is None else g_v).reshape(-1).numpy())
+        gu = np.ascontiguousarray((torch.zeros(shape, dtype=x.dtype) if g_u is None else g_u).reshape(-1).numpy())
+        m = go.shape[1]
+        g_x = np.empty((t_n, m), go.dtype)
+        g_v0 = np.empty(m, go.dtype)
+        g_u0 = np.empty(m, go.dtype)
+        _backward(go, gv, gu, x.detach().reshape(t_n, -1).contiguous().numpy(), vs.numpy(), us.numpy(),
+                  a, b, float(p.v_peak), float(p.dt), int(p.surrogate.code), float(p.surrogate.width),
+                  g_x, g_v0, g_u0)
+        return (torch.from_numpy(g_x).reshape(x.shape), torch.from_numpy(g_v0).reshape(shape),
+                torch.from_numpy(g_u0).reshape(shape), None)
+
+
+def izhikevich_fused(x, state, params):
+    """Fused scan: ``(spikes [T, ...], IzhikevichState)``, or ``None`` if it does not apply
+    (non-CPU tensors, dtype other than float32/float64, learnable a/b/c/d, attached reset)."""
+    from ..neurons.izhikevich import IzhikevichState
+
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or x.shape[0] == 0:
+        return None
+    if not params.detach_reset or getattr(params.surrogate, "code", -1) < 0:
+        return None
+    for name in ("a", "b", "c", "d"):
+        val = getattr(params, name)
+        if isinstance(val, torch.Tensor) and (val.requires_grad or val.device.type != "cpu"):
+            return None
+    v0 = state.v.to(x.dtype).expand(x.shape[1:])
+    u0 = state.u.to(x.dtype).expand(x.shape[1:])
+    s, v, u = _IzhikevichScan.apply(x, v0, u0, params)
+    return s, IzhikevichState(v, u)

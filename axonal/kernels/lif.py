@@ -1,0 +1,210 @@
+"""Autograd wrappers around the numba LIF-family kernels, and the preparation of their inputs.
+
+``lif_family_scan(kind, x, state, params, weight=None)`` runs LIF / CuBa-LIF / adaptive LIF
+(optionally recurrent) over ``x [T, B, *S]`` and returns ``(spikes, state)`` exactly as the
+reference ``scan`` of the model's step would, or raises ``Unsupported`` with the reason.
+
+Parameters (scalars or tensors broadcastable to ``S``) are expanded to one value per neuron
+*with torch ops*, so that autograd reduces the per-neuron gradients the kernel returns back to
+each parameter's own shape (scalar, per-neuron, learnable log time constant ...). Time
+constants enter as their decay ``exp(-dt / tau)`` computed by the same ``decay_factor`` as the
+step, and the kernel returns d loss / d decay.
+"""
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from ..neurons.base import decay_factor
+
+KINDS = {"lif": 0, "cuba_lif": 1, "adaptive_lif": 2}
+RESETS = {"subtract": 0, "zero": 1, "none": 2}
+
+
+class Unsupported(Exception):
+    """The fused kernel does not apply to these inputs (the reason is the message)."""
+
+
+def _np(t: torch.Tensor):
+    return t.detach().numpy()
+
+
+def _kernels():
+    from . import _numba_lif
+
+    return _numba_lif
+
+
+# ----------------------------------------------------------------------------- autograd
+class _LIFScan(torch.autograd.Function):
+    """x [T, M], states [M], per-neuron params [N] -> spikes [T, M], final v, i, a [M]."""
+
+    @staticmethod
+    def forward(ctx, cfg, x, v0, i0, a0, beta, alpha, rho, th, adp):
+        kind, reset, detach, code, width, n, store = cfg
+        k = _kernels()
+        spk = torch.empty_like(x)
+        vpre = torch.empty_like(x) if store else x.new_empty(0, 0)
+        aux = torch.empty_like(x) if (store and kind > 0) else x.new_empty(0, 0)
+        v_out, i_out, a_out = (torch.empty_like(v0) for _ in range(3))
+        k.lif_forward(_np(x), _np(v0), _np(i0), _np(a0), _np(beta), _np(alpha), _np(rho),
+                      _np(th), _np(adp), kind, reset, n, store, spk.numpy(), vpre.numpy(),
+                      aux.numpy(), v_out.numpy(), i_out.numpy(), a_out.numpy())
+        ctx.cfg = cfg
+        ctx.save_for_backward(spk, vpre, aux, v0, i0, a0, beta, alpha, rho, th, adp)
+        return spk, v_out, i_out, a_out
+
+    @staticmethod
+    def backward(ctx, gs, gv, gi, ga):
+        kind, reset, detach, code, width, n, _ = ctx.cfg
+        spk, vpre, aux, v0, i0, a0, beta, alpha, rho, th, adp = ctx.saved_tensors
+        gx = torch.empty_like(spk)
+        m = v0.shape[0]
+        outs = [torch.empty_like(v0) for _ in range(3)] + [
+            torch.empty(m, dtype=torch.float64) for _ in range(5)]
+        _kernels().lif_backward(
+            _np(gs.contiguous()), _np(gv.contiguous()), _np(gi.contiguous()),
+            _np(ga.contiguous()), _np(spk), _np(vpre), _np(aux), _np(v0), _np(i0), _np(a0),
+            _np(beta), _np(alpha), _np(rho), _np(th), _np(adp), kind, reset, detach, code,
+            float(width), n, gx.numpy(), *(o.numpy() for o in outs))
+        gv0, gi0, ga0 = outs[:3]
+        pgrads = [g.view(-1, n).sum(0).to(beta.dtype) for g in outs[3:]]
+        return (None, gx, gv0, gi0, ga0, *pgrads)
+
+
+class _RecurrentLIFScan(torch.autograd.Function):
+    """As ``_LIFScan`` with input x_t + s_{t-1} W^T; ``rec0`` [M] = s_{-1} W^T given."""
+
+    @staticmethod
+    def forward(ctx, cfg, x, rec0, w, v0, i0, a0, beta, alpha, rho, th, adp):
+        kind, reset, detach, code, width, n, store = cfg
+        spk = torch.empty_like(x)
+        vpre = torch.empty_like(x) if store else x.new_empty(0, 0)
+        aux = torch.empty_like(x) if (store and kind > 0) else x.new_empty(0, 0)
+        v_out, i_out, a_out = (torch.empty_like(v0) for _ in range(3))
+        wt = w.detach().t().contiguous()
+        _kernels().recurrent_forward(
+            _np(x), _np(rec0), _np(wt), _np(v0), _np(i0), _np(a0), _np(beta), _np(alpha),
+            _np(rho), _np(th), _np(adp), kind, reset, n, store, spk.numpy(), vpre.numpy(),
+            aux.numpy(), v_out.numpy(), i_out.numpy(), a_out.numpy())
+        ctx.cfg = cfg
+        ctx.save_for_backward(spk, vpre, aux, w, v0, i0, a0, beta, alpha, rho, th, adp)
+        return spk, v_out, i_out, a_out
+
+    @staticmethod
+    def backward(ctx, gs, gv, gi, ga):
+        kind, reset, detach, code, width, n, _ = ctx.cfg
+        spk, vpre, aux, w, v0, i0, a0, beta, alpha, rho, th, adp = ctx.saved_tensors
+        gx = torch.empty_like(spk)
+        m = v0.shape[0]
+        outs = [torch.empty(m, dtype=torch.float64) for _ in range(8)]
+        wc = w.detach().contiguous()
+        _kernels().recurrent_backward(
+            _np(gs.contiguous()), _np(gv.contiguous()), _np(gi.contiguous()),
+            _np(ga.contiguous()), _np(spk), _np(vpre), _np(aux), _np(wc), _np(v0), _np(i0),
+            _np(a0), _np(beta), _np(alpha), _np(rho), _np(th), _np(adp), kind, reset, detach,
+            code, float(width), n, gx.numpy(), *(o.numpy() for o in outs))
+        gv0, gi0, ga0 = (o.to(v0.dtype) for o in outs[:3])
+        pgrads = [g.view(-1, n).sum(0).to(beta.dtype) for g in outs[3:]]
+        gw = None
+        if ctx.needs_input_grad[3] and spk.shape[0] > 1:
+            gw = gx[1:].reshape(-1, n).t() @ spk[:-1].reshape(-1, n)
+        elif ctx.needs_input_grad[3]:
+            gw = torch.zeros_like(w)
+        return (None, gx, gx[0], gw, gv0, gi0, ga0, *pgrads)
+
+
+# ----------------------------------------------------------------------------- preparation
+def _per_neuron(value, shape, dtype, name):
+    """A parameter as a [N] tensor of ``dtype`` (differentiable when it is a tensor)."""
+    n = 1
+    for s in shape:
+        n *= s
+    if isinstance(value, torch.Tensor):
+        if value.device.type != "cpu":
+            raise Unsupported(f"parameter {name} is on {value.device}, not the CPU")
+        if not value.is_floating_point():
+            raise Unsupported(f"parameter {name} has dtype {value.dtype}")
+        if value.ndim > 0 and torch.promote_types(value.dtype, dtype) != dtype:
+            raise Unsupported(f"parameter {name} ({value.dtype}) would promote the input ({dtype})")
+        try:
+            value = torch.broadcast_to(value, shape)
+        except RuntimeError:
+            raise Unsupported(
+                f"parameter {name} of shape {tuple(value.shape)} does not broadcast to the "
+                f"neuron shape {tuple(shape)}") from None
+        return value.to(dtype).reshape(n).contiguous()
+    return torch.full((n,), float(value), dtype=dtype)
+
+
+def _flat_state(t: torch.Tensor, dtype, m: int, name: str) -> torch.Tensor:
+    if t.dtype != dtype or t.device.type != "cpu":
+        raise Unsupported(f"state {name} has dtype {t.dtype} on {t.device}; input is {dtype} on cpu")
+    return t.reshape(m).contiguous()
+
+
+def lif_family_scan(kind: str, x: torch.Tensor, state, params, weight=None):
+    """Run the fused kernel; see the module docstring. Raises ``Unsupported``."""
+    recurrent = kind.startswith("recurrent_")
+    base = kind[len("recurrent_"):] if recurrent else kind
+    if base not in KINDS:
+        raise Unsupported(f"no fused kernel for {kind!r}")
+    code = getattr(params.surrogate, "code", -1)
+    if code not in (0, 1, 2, 3, 4):
+        raise Unsupported(f"surrogate {type(params.surrogate).__name__} has no kernel code")
+    if x.shape[0] == 0 or x.numel() == 0:
+        raise Unsupported("empty input")
+    dtype = x.dtype
+    T, B = x.shape[:2]
+    shape = tuple(x.shape[2:])
+    n = 1
+    for s in shape:
+        n *= s
+    m = B * n
+    k = KINDS[base]
+    inner = state.neuron if recurrent else state
+    beta = _per_neuron(decay_factor(params.tau_mem, params.dt), shape, dtype, "tau_mem")
+    th = _per_neuron(params.threshold, shape, dtype, "threshold")
+    zeros_n = x.new_zeros(n)
+    zeros_m = x.new_zeros(m)
+    alpha = rho = adp = zeros_n
+    i0 = a0 = zeros_m
+    v0 = _flat_state(inner.v, dtype, m, "v")
+    if k == 1:
+        alpha = _per_neuron(decay_factor(params.tau_syn, params.dt), shape, dtype, "tau_syn")
+        i0 = _flat_state(inner.i, dtype, m, "i")
+    elif k == 2:
+        rho = _per_neuron(decay_factor(params.tau_adapt, params.dt), shape, dtype, "tau_adapt")
+        adp = _per_neuron(params.adaptation, shape, dtype, "adaptation")
+        a0 = _flat_state(inner.a, dtype, m, "a")
+    xf = x.reshape(T, m).contiguous()
+    tensors = [xf, v0, i0, a0, beta, alpha, rho, th, adp]
+    if recurrent:
+        tensors += [weight, state.spikes]
+    store = torch.is_grad_enabled() and any(
+        isinstance(t, torch.Tensor) and t.requires_grad for t in tensors)
+    cfg = (k, RESETS[params.reset], bool(params.detach_reset), int(code),
+           float(params.surrogate.width), n, store)
+    if recurrent:
+        if weight is None or tuple(weight.shape) != (n, n):
+            raise Unsupported("recurrent kernel needs a weight of shape [N, N]")
+        if weight.device.type != "cpu" or weight.dtype != dtype:
+            raise Unsupported(f"recurrent weight is {weight.dtype} on {weight.device}; input is {dtype}")
+        if state.spikes.dtype != dtype:
+            raise Unsupported("state spikes dtype differs from the input")
+        rec0 = F.linear(state.spikes.reshape(B, n), weight).reshape(m)
+        spk, v, i, a = _RecurrentLIFScan.apply(cfg, xf, rec0, weight, v0, i0, a0, beta, alpha,
+                                               rho, th, adp)
+    else:
+        spk, v, i, a = _LIFScan.apply(cfg, xf, v0, i0, a0, beta, alpha, rho, th, adp)
+    spikes = spk.reshape(x.shape)
+    sshape = x.shape[1:]
+    if k == 0:
+        new = type(inner)(v.reshape(sshape))
+    elif k == 1:
+        new = type(inner)(v.reshape(sshape), i.reshape(sshape))
+    else:
+        new = type(inner)(v.reshape(sshape), a.reshape(sshape))
+    if recurrent:
+        new = type(state)(new, spikes[-1])
+    return spikes, new

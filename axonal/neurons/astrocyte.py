@@ -1,0 +1,123 @@
+"""Astrocyte-modulated spiking unit (AM-SU): a LIF neuron coupled to a slow astrocyte state.
+
+After Shen, Zhao, Dong, Li, Li, Sun & Zeng, "Astrocyte-Enabled Advancements in Spiking Neural
+Networks for Large Language Modeling" (AstroSNN, arXiv 2312.07625): each spiking neuron is
+paired with an astrocyte (the tripartite synapse) that integrates the neuron's activity slowly
+and feeds it back, which gives the unit a memory much longer than its membrane time constant.
+The paper's exact equations were not available (no public code); the equations below are this
+library's choice, following core.md §6:
+
+    v_t     = beta * v_{t-1} + x_t + gamma * a_{t-1}                  membrane (x: synaptic input)
+    theta_t = theta + kappa * a_{t-1}                                 astrocyte-shifted threshold
+    s_t     = H(v_t - theta_t)                                        spike (surrogate gradient)
+    v_t    <- reset(v_t, s_t, theta_t)                                subtract theta_t (default)
+    r_t     = (1 - rho) * s_t + rho * mean_population(s_t)            activity the astrocyte sees
+    a_t     = alpha * a_{t-1} + (1 - alpha) * r_t                     slow astrocyte (Ca2+-like) trace
+
+with ``beta = exp(-dt / tau_mem)`` and ``alpha = exp(-dt / tau_astro)``, ``tau_astro >> tau_mem``.
+
+Why these choices:
+
+- The astrocyte is a low-pass filter of spikes with unit DC gain (the ``1 - alpha`` factor),
+  so ``a`` is a running firing rate in [0, 1] over the last ~``tau_astro`` steps whatever
+  ``tau_astro`` is; the feedback strengths ``gamma`` and ``kappa`` then have a scale that does
+  not change when ``tau_astro`` is learned.
+- Feedback as a current (``gamma``, a gliotransmitter current) lets a unit that was active
+  keep being pushed towards firing: a slow, input-history-dependent bias that carries
+  information across long delays. Feedback on the threshold (``kappa``) is the homeostatic
+  alternative (``kappa > 0`` raises the threshold after activity, like adaptation; ``kappa <
+  0`` lowers it). Both gains may be negative and may be learned (unlike the positive
+  constants of ``NeuronModule``, they are not clamped).
+- ``rho`` mixes the population's mean activity into each astrocyte input, since one
+  astrocyte contacts many synapses: ``rho = 0`` is one private astrocyte per neuron, ``rho =
+  1`` one shared astrocyte signal for the population (the mean runs over the last axis).
+- The astrocyte integrates the spikes of the same step (``s_t``) and acts from the next step
+  on (``a_{t-1}``), so the unit stays causal and the step is a pure function.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ..surrogate import Surrogate
+from .base import NeuronModule, decay_factor, validate_params
+from .lif import apply_reset
+
+__all__ = ["AstrocyteParams", "AstrocyteState", "astrocyte_lif_step", "AstrocyteLIF"]
+
+Number = float | torch.Tensor
+
+
+@dataclass(frozen=True)
+class AstrocyteParams:
+    tau_mem: Number = 10.0
+    tau_astro: Number = 200.0
+    threshold: Number = 1.0
+    current_gain: Number = 0.5     # gamma: astrocyte -> membrane current
+    threshold_gain: Number = 0.0   # kappa: astrocyte -> threshold shift
+    spread: float = 0.0            # rho in [0, 1]: share of population activity each astrocyte sees
+    reset: str = "subtract"
+    surrogate: str | Surrogate = "atan"
+    detach_reset: bool = True
+    dt: float = 1.0
+
+    def __post_init__(self):
+        validate_params(self, ("tau_mem", "tau_astro", "threshold", "dt"))
+        for name in ("current_gain", "threshold_gain"):
+            v = getattr(self, name)
+            if not isinstance(v, torch.Tensor) and not (isinstance(v, (int, float)) and math.isfinite(v)):
+                raise ValueError(f"AstrocyteParams.{name} must be a finite number or tensor, got {v!r}")
+        if not (isinstance(self.spread, (int, float)) and 0.0 <= self.spread <= 1.0):
+            raise ValueError(f"AstrocyteParams.spread must lie in [0, 1] (0: one astrocyte per neuron, "
+                             f"1: shared by the population), got {self.spread!r}")
+
+
+class AstrocyteState(NamedTuple):
+    v: torch.Tensor   # membrane
+    a: torch.Tensor   # astrocyte trace
+
+
+def astrocyte_lif_step(x, state: AstrocyteState, p: AstrocyteParams):
+    """One step of the astrocyte-modulated LIF (equations in the module docstring)."""
+    v = decay_factor(p.tau_mem, p.dt) * state.v + x + p.current_gain * state.a
+    theta = p.threshold + p.threshold_gain * state.a
+    s = p.surrogate(v - theta)
+    r = s if p.spread == 0 else (1 - p.spread) * s + p.spread * s.mean(-1, keepdim=True)
+    alpha = decay_factor(p.tau_astro, p.dt)
+    a = alpha * state.a + (1 - alpha) * r
+    return s, AstrocyteState(apply_reset(v, s, theta, p), a)
+
+
+class AstrocyteLIF(NeuronModule):
+    """Astrocyte-modulated spiking unit (AM-SU) population; ``forward(x [T, B, ...]) -> (spikes, state)``.
+
+    ``AstrocyteLIF(128, tau_mem=10., tau_astro=200., current_gain=0.5, threshold_gain=0.,
+    learn=("tau_mem", "tau_astro", "threshold", "current_gain", "threshold_gain"),
+    per_neuron=True)``. Time constants are learned through their logarithm; the gains are
+    learned unconstrained (their sign is free). Wrap in ``axonal.neurons.Recurrent`` for
+    recurrent weights.
+    """
+
+    Params = AstrocyteParams
+    State = AstrocyteState
+    step = staticmethod(astrocyte_lif_step)
+    kernel_name = None
+    learnable_names = ("tau_mem", "tau_astro", "threshold", "current_gain", "threshold_gain")
+
+    def params(self) -> AstrocyteParams:
+        if not self._learned:
+            return self._fixed
+        values = {}
+        for name in self._learned:
+            raw = getattr(self, f"{name}_param")
+            if name.startswith("tau"):
+                values[name] = raw.exp()
+            elif name == "threshold":
+                values[name] = raw.clamp(min=1e-3)
+            else:
+                values[name] = raw
+        return replace(self._fixed, **values)
