@@ -1,0 +1,137 @@
+"""The ``axonal`` command: train a recipe, evaluate a checkpoint, list datasets and recipes.
+
+    axonal train basicmotions                          # a built-in recipe
+    axonal train my_recipe.yaml --set optimiser.lr=0.01 --set model.hidden=[128] --out runs/a
+    axonal train --resume runs/a                       # continue an interrupted run
+    axonal eval runs/a                                 # re-test the best checkpoint
+    axonal datasets / axonal recipes
+
+Errors (bad recipe, missing or corrupt checkpoint, ...) print one line ``error: ...`` and exit
+with code 2; set ``AXONAL_DEBUG=1`` to see the traceback instead.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="axonal: train and measure spiking neural networks.")
+
+
+def _fail(exc: BaseException) -> None:
+    if os.environ.get("AXONAL_DEBUG"):
+        raise exc
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _fmt_energy(joules: float) -> str:
+    for unit, scale in (("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9)):
+        if abs(joules) >= scale:
+            return f"{joules / scale:.3g} {unit}"
+    return f"{joules / 1e-12:.3g} pJ"
+
+
+def _summary(test: dict) -> str:
+    return (f"test accuracy {test['accuracy']:.4f} ({test['samples']} samples)  |  "
+            f"SynOps/sample {test['synops']:,.0f} (ACs {test['acs']:,.0f}, MACs {test['macs']:,.0f})  |  "
+            f"energy/sample {_fmt_energy(test['energy_j'])} (dense ANN same shape "
+            f"{_fmt_energy(test['energy_dense_j'])}; 45 nm table)  |  firing rate {test['firing_rate']:.4f}")
+
+
+@app.command()
+def train(
+    config: Optional[str] = typer.Argument(None, help="recipe file (.yaml/.json) or built-in recipe name"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="override a key: section.key=value (repeatable)"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this folder"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: the recipe's output.dir)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+) -> None:
+    """Train a recipe; writes checkpoints, metrics, plots and results.json into the run folder."""
+    import time
+
+    try:
+        from .config import load_config
+        from .train import Trainer
+
+        t0 = time.perf_counter()
+        if resume is not None:
+            if out is not None and Path(out) != Path(resume):
+                raise ValueError("--out and --resume name different folders; a resumed run stays in its folder")
+            recipe = load_config(config, set_ or ()) if config is not None else None
+            if recipe is None and set_:
+                from .train import load_checkpoint
+
+                stored = load_checkpoint(Path(resume) / "checkpoints" / "last.json")["config"]
+                recipe = load_config(stored, set_)
+            trainer = Trainer.resume(resume, quiet=quiet, config=recipe)
+        else:
+            if config is None:
+                raise ValueError("give a recipe file or built-in recipe name (see `axonal recipes`), "
+                                 "or --resume RUN_DIR")
+            trainer = Trainer(load_config(config, set_ or ()), run_dir=out, quiet=quiet)
+        results = trainer.fit()
+    except KeyboardInterrupt:
+        typer.echo("interrupted; continue with: axonal train --resume <run folder>", err=True)
+        raise typer.Exit(code=130)
+    except typer.Exit:
+        raise
+    except Exception as exc:  # every failure becomes one readable line
+        _fail(exc)
+        return
+    typer.echo(f"{results['recipe']}: {results['epochs_run']} epochs (best {results['best_epoch']}), "
+               f"{time.perf_counter() - t0:.1f} s")
+    typer.echo(_summary(results["test"]))
+    typer.echo(f"run folder: {trainer.run_dir}")
+
+
+@app.command("eval")
+def eval_(
+    checkpoint: Path = typer.Argument(..., help="run folder, its checkpoints/ folder, or a checkpoint .json"),
+    split: str = typer.Option("test", help="train, val or test"),
+) -> None:
+    """Reload a run's recipe and weights and evaluate them (accuracy, SynOps, energy)."""
+    try:
+        from .train import evaluate_checkpoint
+
+        result = evaluate_checkpoint(checkpoint, split=split)
+    except Exception as exc:
+        _fail(exc)
+        return
+    typer.echo(f"{result['recipe']}: checkpoint {result['checkpoint']} (epoch {result['epoch']}), split {split}")
+    typer.echo(_summary(result).replace("test accuracy", f"{split} accuracy"))
+
+
+@app.command()
+def datasets() -> None:
+    """List the datasets ``load_dataset`` knows, with one line each."""
+    from .data import available_datasets
+
+    items = available_datasets()
+    width = max(map(len, items))
+    for name, desc in items.items():
+        typer.echo(f"{name.ljust(width)}  {desc}")
+
+
+@app.command()
+def recipes() -> None:
+    """List the built-in recipes (``axonal train NAME``)."""
+    from .config import available_recipes
+
+    items = available_recipes()
+    width = max(map(len, items))
+    for name, desc in items.items():
+        typer.echo(f"{name.ljust(width)}  {desc}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,380 @@
+"""Readers for the standard neuromorphic datasets, and binning of events to ``[T, B, C]``.
+
+Formats, as published:
+
+- **SHD / SSC** (Cramer, Stradmann, Schemmel & Zenke, "The Heidelberg Spiking Data Sets for the
+  Systematic Evaluation of Spiking Neural Networks", IEEE TNNLS 2020): one HDF5 file per split
+  (``shd_train.h5``, ``shd_test.h5``, ``ssc_train.h5``, ``ssc_valid.h5``, ``ssc_test.h5``) with
+  ``spikes/times`` (variable-length float arrays, seconds), ``spikes/units`` (variable-length
+  uint16 arrays, channel 0..699), ``labels`` (one integer per sample) and optionally
+  ``extra/...`` (speaker, keys, meta information). SHD has 20 classes, SSC 35.
+- **N-MNIST** (Orchard, Jayawant, Cohen & Thakor, Front. Neurosci. 2015): one binary file per
+  sample under ``Train/<digit>/`` and ``Test/<digit>/``; every event is 40 bits, big-endian:
+  bits 39-32 x, bits 31-24 y, bit 23 polarity (1 = ON), bits 22-0 timestamp in microseconds.
+  The sensor is 34 x 34 pixels.
+- **Tonic-compatible** events: numpy structured arrays with fields ``('x', 'y', 't', 'p')`` for
+  vision or ``('t', 'x', 'p')`` for audio, ``t`` in microseconds, and a sensor size
+  ``(width, height, polarities)`` (``(700, 1, 1)`` for SHD). Stored one sample per ``.npy``
+  file in ``<root>/<label>/`` folders (:func:`read_event_folder`) or passed in memory.
+
+Every reader returns an :class:`EventDataset` (events as Tonic-style structured arrays, integer
+labels, sensor size) and :meth:`EventDataset.to_tensor` / :func:`bin_events` turn events into
+the library's time-major ``[T, B, C]`` tensors, with ``C`` the flattened ``(p, y, x)`` address
+(so N-MNIST has ``C = 2 * 34 * 34``). Malformed files and out-of-range addresses raise errors
+that name the file, sample and event, and say what layout was expected.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "AUDIO_DTYPE", "VISION_DTYPE", "EventDataset", "SHD_CHANNELS", "NMNIST_SENSOR",
+    "read_shd", "read_ssc", "read_heidelberg", "write_heidelberg",
+    "read_nmnist_file", "write_nmnist_file", "read_nmnist",
+    "check_events", "read_event_folder", "write_event_folder",
+    "bin_events", "pool_channels",
+]
+
+#: Tonic's dtypes: audio events (t, x, p) and vision events (x, y, t, p); t in microseconds.
+AUDIO_DTYPE = np.dtype([("t", "<i8"), ("x", "<i2"), ("p", "<i1")])
+VISION_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i1")])
+SHD_CHANNELS = 700
+SHD_CLASSES = 20
+SSC_CLASSES = 35
+NMNIST_SENSOR = (34, 34, 2)
+
+_HEIDELBERG_LAYOUT = (
+    "expected the Heidelberg (SHD/SSC) layout: 'spikes/times' (variable-length float arrays, "
+    "seconds), 'spikes/units' (variable-length uint16 arrays, channels 0..699) and 'labels' "
+    "(one integer per sample), optionally 'extra/...'"
+)
+
+
+# ----------------------------------------------------------------------------- container
+@dataclass
+class EventDataset:
+    """Labelled event streams: ``events[i]`` is a structured array, ``labels[i]`` an int.
+
+    ``sensor_size`` is ``(width, height, polarities)`` as in Tonic; the flattened address of an
+    event is ``(p * height + y) * width + x``. ``extra`` holds optional per-sample metadata
+    (e.g. SHD speaker ids).
+    """
+
+    events: list[np.ndarray]
+    labels: np.ndarray
+    sensor_size: tuple[int, int, int]
+    n_classes: int | None = None
+    extra: dict = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self):
+        self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
+        if len(self.events) != len(self.labels):
+            raise ValueError(f"{self.source or 'EventDataset'}: {len(self.events)} event streams but "
+                             f"{len(self.labels)} labels; each sample needs exactly one label")
+        if self.n_classes is None:
+            self.n_classes = int(self.labels.max()) + 1 if len(self.labels) else 0
+
+    @property
+    def n_channels(self) -> int:
+        w, h, p = self.sensor_size
+        return w * h * p
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __getitem__(self, i):
+        return self.events[i], int(self.labels[i])
+
+    def subset(self, indices: Sequence[int]) -> "EventDataset":
+        idx = list(indices)
+        return EventDataset([self.events[i] for i in idx], self.labels[idx], self.sensor_size,
+                            self.n_classes, {k: np.asarray(v)[idx] for k, v in self.extra.items()},
+                            self.source)
+
+    def to_tensor(self, dt: float, n_steps: int | None = None, mode: str = "count",
+                  indices: Sequence[int] | None = None, dtype=torch.float32):
+        """``(x [T, N, C], y [N])``: events binned in ``dt`` microseconds (see :func:`bin_events`)."""
+        idx = range(len(self)) if indices is None else indices
+        ev = [self.events[i] for i in idx]
+        x = bin_events(ev, self.sensor_size, dt=dt, n_steps=n_steps, mode=mode, dtype=dtype)
+        return x, torch.as_tensor(self.labels[list(idx)], dtype=torch.long)
+
+
+# ----------------------------------------------------------------------------- validation
+def check_events(events: np.ndarray, sensor_size: tuple[int, int, int], where: str = "events") -> np.ndarray:
+    """Check a Tonic-style structured array against ``sensor_size``; return it unchanged.
+
+    Raises a ValueError naming the first offending event index, field and value.
+    """
+    if not isinstance(events, np.ndarray) or events.dtype.names is None:
+        raise TypeError(f"{where}: expected a numpy structured array with fields ('x', 'y', 't', 'p') "
+                        f"or ('t', 'x', 'p'), got {type(events).__name__}"
+                        f"{'' if not isinstance(events, np.ndarray) else ' without named fields'}")
+    names = set(events.dtype.names)
+    w, h, n_pol = (int(s) for s in sensor_size)
+    needed = {"t", "x"} | ({"y"} if h > 1 else set())
+    missing = needed - names
+    if missing:
+        raise ValueError(f"{where}: missing field(s) {sorted(missing)}; expected fields ('x', 'y', 't', 'p') "
+                         f"for vision or ('t', 'x', 'p') for audio (sensor_size={tuple(sensor_size)})")
+    bounds = {"x": w, "y": h, "p": n_pol}
+    for name, size in bounds.items():
+        if name not in names:
+            continue
+        v = events[name]
+        bad = np.nonzero((v < 0) | (v >= size))[0]
+        if bad.size:
+            k = int(bad[0])
+            raise ValueError(f"{where}: event {k} has {name}={int(v[k])}, outside 0..{size - 1} "
+                             f"(sensor_size={tuple(sensor_size)}); {bad.size} event(s) out of range — "
+                             "check the sensor size or drop those events")
+    t = events["t"]
+    if t.size and (not np.all(np.isfinite(t)) or (t < 0).any()):
+        k = int(np.nonzero(~np.isfinite(t) | (t < 0))[0][0])
+        raise ValueError(f"{where}: event {k} has timestamp {t[k]}; timestamps must be finite and >= 0")
+    return events
+
+
+# ----------------------------------------------------------------------------- SHD / SSC
+def read_heidelberg(path: str | os.PathLike, n_channels: int = SHD_CHANNELS, n_classes: int | None = None,
+                    limit: int | None = None) -> EventDataset:
+    """Read an SHD or SSC HDF5 file into audio events (t in microseconds, x = channel, p = 0)."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file; download SHD/SSC from "
+                                "https://zenkelab.org/resources/spiking-heidelberg-datasets-shd/ and pass its path")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"{path}: not a readable HDF5 file ({e}); {_HEIDELBERG_LAYOUT}") from None
+    with f:
+        for key in ("spikes/times", "spikes/units", "labels"):
+            if key not in f:
+                raise ValueError(f"{path}: missing dataset '{key}'; {_HEIDELBERG_LAYOUT}")
+        times, units, labels = f["spikes/times"], f["spikes/units"], f["labels"]
+        n = len(labels)
+        if len(times) != n or len(units) != n:
+            raise ValueError(f"{path}: 'spikes/times' has {len(times)} samples, 'spikes/units' "
+                             f"{len(units)} and 'labels' {n}; they must have the same length")
+        n_read = n if limit is None else min(n, int(limit))
+        labels_np = np.asarray(labels[:n_read], dtype=np.int64)
+        events = []
+        for i in range(n_read):
+            t = np.asarray(times[i], dtype=np.float64)
+            u = np.asarray(units[i])
+            if t.shape != u.shape or t.ndim != 1:
+                raise ValueError(f"{path}: sample {i} has {t.size} spike times but {u.size} units; "
+                                 "each spike needs one time and one unit")
+            if u.size and (np.any(u < 0) or np.any(u >= n_channels)):
+                k = int(np.nonzero((u < 0) | (u >= n_channels))[0][0])
+                raise ValueError(f"{path}: sample {i}, spike {k} has unit {int(u[k])}, outside "
+                                 f"0..{n_channels - 1}")
+            if t.size and (not np.all(np.isfinite(t)) or np.any(t < 0)):
+                k = int(np.nonzero(~np.isfinite(t) | (t < 0))[0][0])
+                raise ValueError(f"{path}: sample {i}, spike {k} has time {t[k]} s; times must be >= 0")
+            ev = np.empty(t.size, dtype=AUDIO_DTYPE)
+            ev["t"] = np.round(t * 1e6).astype(np.int64)
+            ev["x"] = u.astype(np.int16)
+            ev["p"] = 0
+            order = np.argsort(ev["t"], kind="stable")
+            events.append(ev[order])
+        extra = {}
+        if "extra" in f:
+            for key, ds in f["extra"].items():
+                if isinstance(ds, h5py.Dataset) and ds.shape[:1] == (n,):
+                    extra[key] = np.asarray(ds[:n_read])
+    if n_classes is not None and labels_np.size and (labels_np.min() < 0 or labels_np.max() >= n_classes):
+        k = int(np.nonzero((labels_np < 0) | (labels_np >= n_classes))[0][0])
+        raise ValueError(f"{path}: label {int(labels_np[k])} of sample {k} is outside 0..{n_classes - 1}")
+    return EventDataset(events, labels_np, (n_channels, 1, 1), n_classes, extra, str(path))
+
+
+def read_shd(path: str | os.PathLike, limit: int | None = None) -> EventDataset:
+    """Spiking Heidelberg Digits (20 classes, 700 channels): ``read_shd('shd_train.h5')``."""
+    return read_heidelberg(path, SHD_CHANNELS, SHD_CLASSES, limit)
+
+
+def read_ssc(path: str | os.PathLike, limit: int | None = None) -> EventDataset:
+    """Spiking Speech Commands (35 classes, 700 channels): ``read_ssc('ssc_train.h5')``."""
+    return read_heidelberg(path, SHD_CHANNELS, SSC_CLASSES, limit)
+
+
+def write_heidelberg(path: str | os.PathLike, times: Sequence[np.ndarray], units: Sequence[np.ndarray],
+                     labels: Sequence[int], extra: dict | None = None) -> None:
+    """Write spikes in the published SHD/SSC HDF5 layout (times in seconds, units uint16)."""
+    import h5py
+
+    if not (len(times) == len(units) == len(labels)):
+        raise ValueError("write_heidelberg: times, units and labels must have the same length")
+    with h5py.File(path, "w") as f:
+        ft = f.create_dataset("spikes/times", (len(times),), dtype=h5py.vlen_dtype(np.float32))
+        fu = f.create_dataset("spikes/units", (len(units),), dtype=h5py.vlen_dtype(np.uint16))
+        for i, (t, u) in enumerate(zip(times, units)):
+            ft[i] = np.asarray(t, dtype=np.float32)
+            fu[i] = np.asarray(u, dtype=np.uint16)
+        f.create_dataset("labels", data=np.asarray(labels, dtype=np.uint16))
+        for key, value in (extra or {}).items():
+            f.create_dataset(f"extra/{key}", data=np.asarray(value))
+
+
+# ----------------------------------------------------------------------------- N-MNIST
+def read_nmnist_file(path: str | os.PathLike, sensor_size=NMNIST_SENSOR) -> np.ndarray:
+    """Decode one N-MNIST / N-Caltech101 ``.bin`` file (40-bit big-endian events)."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size % 5:
+        raise ValueError(f"{path}: {raw.size} bytes is not a multiple of 5; N-MNIST files hold "
+                         "40-bit events (x: 8 bits, y: 8 bits, polarity: 1 bit, timestamp: 23 bits)")
+    b = raw.reshape(-1, 5).astype(np.int64)
+    ev = np.empty(b.shape[0], dtype=VISION_DTYPE)
+    ev["x"] = b[:, 0]
+    ev["y"] = b[:, 1]
+    ev["p"] = b[:, 2] >> 7
+    ev["t"] = ((b[:, 2] & 0x7F) << 16) | (b[:, 3] << 8) | b[:, 4]
+    return check_events(ev, sensor_size, str(path))
+
+
+def write_nmnist_file(path: str | os.PathLike, events: np.ndarray) -> None:
+    """Encode events (fields x, y, t, p) in the N-MNIST 40-bit binary format."""
+    for name, top in (("x", 255), ("y", 255), ("p", 1), ("t", (1 << 23) - 1)):
+        v = np.asarray(events[name])
+        if v.size and (v.min() < 0 or v.max() > top):
+            raise ValueError(f"write_nmnist_file: field {name} must lie in 0..{top} to fit the format")
+    t = np.asarray(events["t"], dtype=np.int64)
+    out = np.empty((len(events), 5), dtype=np.uint8)
+    out[:, 0] = events["x"]
+    out[:, 1] = events["y"]
+    out[:, 2] = (np.asarray(events["p"], dtype=np.int64) << 7) | (t >> 16)
+    out[:, 3] = (t >> 8) & 0xFF
+    out[:, 4] = t & 0xFF
+    out.tofile(path)
+
+
+def read_nmnist(root: str | os.PathLike, split: str = "train", limit: int | None = None) -> EventDataset:
+    """Read the published N-MNIST tree: ``<root>/Train/<digit>/*.bin`` (or ``Test``)."""
+    root = Path(root)
+    folder = {"train": "Train", "test": "Test"}.get(split.lower())
+    if folder is None:
+        raise ValueError(f"read_nmnist: split must be 'train' or 'test', got {split!r}")
+    base = root / folder
+    if not base.is_dir():
+        raise FileNotFoundError(f"{base}: not a directory; expected the N-MNIST layout "
+                                f"<root>/{folder}/<digit 0-9>/<id>.bin")
+    events, labels = [], []
+    for label in range(10):
+        d = base / str(label)
+        if not d.is_dir():
+            continue
+        for p in sorted(d.glob("*.bin")):
+            events.append(read_nmnist_file(p))
+            labels.append(label)
+            if limit is not None and len(events) >= limit:
+                break
+        if limit is not None and len(events) >= limit:
+            break
+    if not events:
+        raise ValueError(f"{base}: no .bin files found in digit folders 0..9")
+    return EventDataset(events, np.asarray(labels), NMNIST_SENSOR, 10, source=str(base))
+
+
+# ----------------------------------------------------------------------------- Tonic folders
+def read_event_folder(root: str | os.PathLike, sensor_size: tuple[int, int, int],
+                      classes: Sequence[str] | None = None) -> EventDataset:
+    """Read ``<root>/<class>/*.npy`` structured arrays (Tonic event layout), one per sample.
+
+    ``classes`` fixes the label order (default: sorted folder names).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: not a directory; expected <root>/<class>/<sample>.npy")
+    names = list(classes) if classes is not None else sorted(p.name for p in root.iterdir() if p.is_dir())
+    events, labels = [], []
+    for label, name in enumerate(names):
+        for p in sorted((root / name).glob("*.npy")):
+            ev = np.load(p, allow_pickle=False)
+            events.append(check_events(ev, sensor_size, str(p)))
+            labels.append(label)
+    if not events:
+        raise ValueError(f"{root}: no .npy event files found in class folders")
+    return EventDataset(events, np.asarray(labels), tuple(sensor_size), len(names),
+                        extra={}, source=str(root))
+
+
+def write_event_folder(root: str | os.PathLike, dataset: EventDataset,
+                       class_names: Sequence[str] | None = None) -> None:
+    """Write a dataset as ``<root>/<class>/<index>.npy`` structured arrays."""
+    root = Path(root)
+    names = list(class_names) if class_names is not None else [str(c) for c in range(dataset.n_classes)]
+    for i, (ev, y) in enumerate(zip(dataset.events, dataset.labels)):
+        d = root / names[int(y)]
+        d.mkdir(parents=True, exist_ok=True)
+        np.save(d / f"{i:06d}.npy", ev)
+
+
+# ----------------------------------------------------------------------------- binning
+def bin_events(events: Sequence[np.ndarray] | np.ndarray, sensor_size: tuple[int, int, int], *,
+               dt: float, n_steps: int | None = None, mode: str = "count", t_start: float = 0.0,
+               dtype=torch.float32) -> torch.Tensor:
+    """Bin event streams into a time-major tensor ``[T, B, C]``, ``C = P * H * W``.
+
+    Event ``e`` lands in step ``floor((t - t_start) / dt)`` at channel ``(p * H + y) * W + x``.
+    ``n_steps`` defaults to the number of bins that holds the latest event of the batch;
+    later events are dropped. ``mode="count"`` counts events per bin, ``"binary"`` clips to 1.
+    """
+    if isinstance(events, np.ndarray):
+        events = [events]
+    if not dt > 0:
+        raise ValueError(f"bin_events: dt must be > 0 (same unit as t, microseconds for Tonic), got {dt}")
+    if mode not in ("count", "binary"):
+        raise ValueError(f"bin_events: mode must be 'count' or 'binary', got {mode!r}")
+    w, h, n_pol = (int(s) for s in sensor_size)
+    n_ch = w * h * n_pol
+    steps, chans, batch = [], [], []
+    latest = 0
+    for b, ev in enumerate(events):
+        check_events(ev, sensor_size, f"sample {b}")
+        names = ev.dtype.names
+        s = np.floor((ev["t"].astype(np.float64) - t_start) / dt).astype(np.int64)
+        c = ev["x"].astype(np.int64)
+        if "y" in names:
+            c = c + w * ev["y"].astype(np.int64)
+        if "p" in names:
+            c = c + w * h * ev["p"].astype(np.int64)
+        keep = s >= 0
+        steps.append(s[keep])
+        chans.append(c[keep])
+        batch.append(np.full(int(keep.sum()), b, dtype=np.int64))
+        if keep.any():
+            latest = max(latest, int(s[keep].max()) + 1)
+    t_len = latest if n_steps is None else int(n_steps)
+    if t_len <= 0:
+        raise ValueError("bin_events: n_steps must be > 0 (or the events must not all be empty)")
+    s, c, bi = (np.concatenate(a) if a else np.zeros(0, np.int64) for a in (steps, chans, batch))
+    keep = s < t_len
+    flat = (s[keep] * len(events) + bi[keep]) * n_ch + c[keep]
+    counts = np.bincount(flat, minlength=t_len * len(events) * n_ch)
+    x = torch.from_numpy(counts.reshape(t_len, len(events), n_ch)).to(dtype)
+    return x.clamp_(max=1) if mode == "binary" else x
+
+
+def pool_channels(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Sum groups of ``factor`` neighbouring channels: ``[T, B, C] -> [T, B, ceil(C / factor)]``.
+
+    Hammouamri et al. (2024) sum SHD's 700 channels in groups of 5 (140 inputs).
+    """
+    if factor < 1:
+        raise ValueError(f"pool_channels: factor must be >= 1, got {factor}")
+    t, b, c = x.shape
+    pad = (-c) % factor
+    if pad:
+        x = torch.cat([x, x.new_zeros(t, b, pad)], -1)
+    return x.reshape(t, b, -1, factor).sum(-1)

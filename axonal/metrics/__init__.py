@@ -1,0 +1,31 @@
+"""Measuring networks: accuracy and readouts, spike activity, synaptic operations, energy.
+
+    with SpikeMonitor(model) as mon:          # hooks on every Temporal layer and connection layer
+        out, _ = model(x)                     # x: [T, B, ...]
+    acc = accuracy(readout(out, "sum"), y)
+    summary = summarize(mon.report(), accuracy=acc)   # .to_dict() for JSON, .table() to print
+"""
+from .energy import ENERGY_TABLES, EnergyEstimate, EnergyTable, Summary, energy, get_energy_table, summarize
+from .monitor import SpikeMonitor, synaptic_operations
+from .readout import (
+    READOUTS,
+    accuracy,
+    last_step,
+    max_over_time,
+    mean_over_time,
+    predictions,
+    readout,
+    spike_count,
+)
+from .report import LayerActivity, LayerSynOps, MonitorReport
+from .synops import (
+    SynapticCount,
+    conv_synops,
+    is_binary,
+    linear_synops,
+    recurrent_synops,
+    register_synops_rule,
+    synops_rule,
+)
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,217 @@
+"""Synaptic operations (SynOps) of connection layers, counted from the tensors they really see.
+
+A synaptic operation is one synapse receiving one input event: an input that is nonzero at one
+time step, delivered to every target it fans out to. For a layer ``y = f(x)`` the count is
+
+    SynOps = sum over nonzero inputs x_i of fan_out(i)
+
+(Merolla et al. 2014, "A million spiking-neuron integrated circuit ...", Science; the usual
+energy proxy since, e.g. Rueckauer et al. 2017, Frontiers in Neuroscience). When the input is
+binary (spikes) each SynOp is an accumulate (AC: the weight is added); when it is real-valued (a
+first layer fed raw signal / direct current, or an ANN) each is a multiply-accumulate (MAC). The
+class is decided from the actual tensor at every call. Zero inputs are skipped in both cases, as
+event-driven hardware does; ``dense_macs`` is the count of a dense evaluation of the same layer
+(what an ANN of the same shape pays, zeros included) for comparison. Bias additions are not
+counted.
+
+Fan-out rules:
+
+- ``nn.Linear``: ``out_features`` for every input element;
+- ``nn.Conv1d/2d/3d``: the number of (output position, output channel) pairs whose receptive
+  field holds the input element — ``out_channels / groups`` times the number of output
+  positions covering it, which is ``kernel area / stride^d`` only in the interior. It is
+  counted exactly by convolving the nonzero mask with a kernel of ones (same stride, padding,
+  dilation, padding mode, groups), so borders are right;
+- ``axonal.neurons.Recurrent``: last step's spikes (and the spikes in a passed-in state at the
+  first step) times ``N`` (``N - 1`` with ``zero_diagonal``).
+
+Custom layers join by either
+
+- an attribute ``fan_out`` (int): every element of the first tensor input has that fan-out, or
+- a method ``synaptic_operations(inputs: tuple, output) -> (ops, dense_macs)`` (tensors or
+  numbers; AC vs MAC is then decided from the first tensor input), or a full
+  ``SynapticCount``,
+
+or by registering a rule for their class with ``register_synops_rule``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, NamedTuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class SynapticCount(NamedTuple):
+    """One call of one layer: ``ops`` SynOps (ACs when ``binary`` else MACs), ``dense_macs``."""
+
+    ops: torch.Tensor | float
+    dense_macs: torch.Tensor | float
+    binary: torch.Tensor | bool
+
+
+def is_binary(x: torch.Tensor) -> torch.Tensor:
+    """0-dim bool tensor: every element of ``x`` is 0 or 1 (no host sync)."""
+    if x.dtype == torch.bool:
+        return torch.ones((), dtype=torch.bool, device=x.device)
+    return ((x == 0) | (x == 1)).all()
+
+
+def _count_and_binary(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nonzero count and binary-ness in two passes: binary iff every nonzero equals 1."""
+    nnz = torch.count_nonzero(x)
+    if x.dtype == torch.bool:
+        return nnz.to(_acc_dtype(x.device)), torch.ones((), dtype=torch.bool, device=x.device)
+    return nnz.to(_acc_dtype(x.device)), nnz == torch.count_nonzero(x == 1)
+
+
+def _acc_dtype(device: torch.device) -> torch.dtype:
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+# ----------------------------------------------------------------------------- rules
+def linear_synops(layer: nn.Linear, x: torch.Tensor) -> SynapticCount:
+    """``nn.Linear`` on input ``[..., in_features]``: nonzeros x out_features."""
+    x = x.detach()
+    if x.shape[-1] != layer.in_features:
+        raise ValueError(f"linear_synops: input has {x.shape[-1]} features, layer expects {layer.in_features}")
+    out = layer.out_features
+    dense = torch.tensor(float(x.numel()) * out, dtype=_acc_dtype(x.device), device=x.device)
+    nnz, binary = _count_and_binary(x)
+    return SynapticCount(nnz * out, dense, binary)
+
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def conv_synops(layer: nn.modules.conv._ConvNd, x: torch.Tensor) -> SynapticCount:
+    """``nn.Conv1d/2d/3d``: exact fan-out of each nonzero input, borders and stride included."""
+    if isinstance(layer, nn.modules.conv._ConvTransposeNd):
+        raise TypeError("conv_synops handles Conv1d/2d/3d, not transposed convolutions")
+    x = x.detach()
+    d = len(layer.kernel_size)
+    if x.ndim == d + 1:  # unbatched [C, *S]
+        x = x.unsqueeze(0)
+    if x.ndim != d + 2 or x.shape[1] != layer.in_channels:
+        raise ValueError(
+            f"conv_synops: input shape {tuple(x.shape)} does not fit {type(layer).__name__} "
+            f"with in_channels={layer.in_channels} (expected [N, {layer.in_channels}, ...] with {d} spatial dims)"
+        )
+    g = layer.groups
+    n, c = x.shape[:2]
+    spatial = x.shape[2:]
+    # nonzero inputs per group and position; float32 is exact for counts < 2**24
+    mask = (x != 0).to(torch.float32).reshape(n, g, c // g, *spatial).sum(2)
+    padding: Any = layer.padding
+    if layer.padding_mode != "zeros":
+        mask = F.pad(mask, layer._reversed_padding_repeated_twice, mode=layer.padding_mode)
+        padding = 0
+    ones = torch.ones(g, 1, *layer.kernel_size, device=x.device, dtype=torch.float32)
+    # events inside each output position's receptive field, per group
+    events = _CONV[d](mask, ones, stride=layer.stride, padding=padding, dilation=layer.dilation, groups=g)
+    acc = _acc_dtype(x.device)
+    per_group_out = layer.out_channels // g
+    ops = events.sum(dtype=acc) * per_group_out
+    out_positions = math.prod(events.shape[2:])
+    dense = float(n) * out_positions * layer.out_channels * (c // g) * math.prod(layer.kernel_size)
+    return SynapticCount(ops, torch.tensor(dense, dtype=acc, device=x.device), is_binary(x))
+
+
+def recurrent_synops(layer, x: torch.Tensor, state, out: torch.Tensor) -> SynapticCount:
+    """``axonal.neurons.Recurrent``: spikes of the previous step x fan-out N (N-1, zero diagonal).
+
+    ``out`` is the spike output ``[T, B, N]``; the events feeding step t are ``out[t-1]``, and
+    at the first step the ``spikes`` of a passed-in state (none for a fresh start).
+    """
+    out = out.detach()
+    n = out.shape[-1]
+    fan_out = n - 1 if getattr(layer, "zero_diagonal", False) else n
+    acc = _acc_dtype(out.device)
+    prev = out[:-1]
+    ops, binary = _count_and_binary(prev)
+    if state is not None and getattr(state, "spikes", None) is not None:
+        ops0, binary0 = _count_and_binary(state.spikes.detach())
+        ops, binary = ops + ops0, binary & binary0
+    steps = out.numel() // n  # T * B
+    dense = torch.tensor(float(steps) * n * fan_out, dtype=acc, device=out.device)
+    return SynapticCount(ops * fan_out, dense, binary)
+
+
+# ----------------------------------------------------------------------------- dispatch
+RuleFn = Callable[[nn.Module, tuple, dict, Any], SynapticCount]
+_RULES: dict[type, RuleFn] = {}
+
+
+def register_synops_rule(cls: type, rule: RuleFn | None = None):
+    """Register ``rule(module, args, kwargs, output) -> SynapticCount`` for ``cls`` and subclasses.
+
+    Usable as a decorator: ``@register_synops_rule(MyLayer)``.
+    """
+    def deco(fn: RuleFn) -> RuleFn:
+        _RULES[cls] = fn
+        return fn
+
+    return deco(rule) if rule is not None else deco
+
+
+def _first_tensor(args: tuple, kwargs: dict) -> torch.Tensor | None:
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, torch.Tensor):
+            return a
+    return None
+
+
+def _primary(output):
+    return output[0] if isinstance(output, (tuple, list)) and output else output
+
+
+register_synops_rule(nn.Linear, lambda m, a, k, o: linear_synops(m, _first_tensor(a, k)))
+for _cls in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
+    register_synops_rule(_cls, lambda m, a, k, o: conv_synops(m, _first_tensor(a, k)))
+
+
+def _recurrent_rule(m, args, kwargs, output):
+    state = args[1] if len(args) > 1 else kwargs.get("state")
+    return recurrent_synops(m, _first_tensor(args, kwargs), state, _primary(output))
+
+
+def _register_axonal_rules() -> None:
+    from ..neurons import Recurrent
+
+    register_synops_rule(Recurrent, _recurrent_rule)
+
+
+_register_axonal_rules()
+
+
+def _protocol_rule(m, args, kwargs, output) -> SynapticCount:
+    x = _first_tensor(args, kwargs)
+    if hasattr(m, "synaptic_operations"):
+        res = m.synaptic_operations(tuple(args), output)
+        if isinstance(res, SynapticCount):
+            return res
+        ops, dense = res
+        binary = is_binary(x.detach()) if x is not None else False
+        return SynapticCount(ops, dense, binary)
+    fan_out = int(m.fan_out)
+    x = x.detach()
+    acc = _acc_dtype(x.device)
+    dense = torch.tensor(float(x.numel()) * fan_out, dtype=acc, device=x.device)
+    nnz, binary = _count_and_binary(x)
+    return SynapticCount(nnz * fan_out, dense, binary)
+
+
+def synops_rule(module: nn.Module) -> RuleFn | None:
+    """The rule that counts ``module``'s SynOps, or None if it is not a known connection layer.
+
+    A module's own ``synaptic_operations`` method or ``fan_out`` attribute wins over a class rule.
+    """
+    if callable(getattr(module, "synaptic_operations", None)) or isinstance(
+            getattr(module, "fan_out", None), int):
+        return _protocol_rule
+    for cls in type(module).__mro__:
+        if cls in _RULES:
+            return _RULES[cls]
+    return None

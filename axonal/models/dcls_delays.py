@@ -1,0 +1,184 @@
+"""Feed-forward spiking network with learnable synaptic delays (DCLS-Delays).
+
+Hammouamri, Khalfaoui-Hassani & Masquelier, "Learning Delays in Spiking Neural Networks using
+Dilated Convolutions with Learnable Spacings", ICLR 2024 (arXiv 2306.17670).
+
+Architecture: each hidden block is a delayed synapse layer (:class:`DelayedLinear`, no bias)
+-> BatchNorm1d (per channel, statistics over batch and time) -> LIF (hard reset to 0, ATan
+surrogate with alpha = 5, decay ``1 - 1/tau``) -> Dropout; a final delayed layer drives
+non-spiking leaky readout neurons whose membrane is the output. The loss (``loss='sum'`` in
+the paper) takes a softmax over classes at every step, sums it over time and applies
+cross-entropy to that sum (:func:`summed_softmax_loss`); the prediction is the argmax of the
+same sum.
+
+The paper's convolution is right-padded by ``(K - 1) // 2`` steps per layer so that late input
+spikes still reach the readout through long delays. Here each delay layer is strictly causal
+and ``forward`` appends ``n_delay_layers * (max_delay // 2)`` zero steps to the input instead
+(``pad_end=True``), which gives the same output length.
+
+``delays``: ``"learn"`` (DCLS), ``"random"`` (fixed random integer delays: the paper's
+``snn_delays_lr0`` baseline) or ``"none"`` (plain linear synapses: the paper's ``snn``).
+
+Defaults are the paper's SHD configuration (``best_config_SHD.py``): 2 hidden layers of 256,
+dropout 0.4, max delay 25 steps of 10 ms, tau = 10.05 ms / 10 ms, 140 inputs (700 SHD
+channels summed in groups of 5, see :func:`axonal.data.neuromorphic.pool_channels`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..network import Sequential
+from ..neurons import LIF
+from ..surrogate import ATan
+from ..synapses.delay import DelayedLinear, clamp_positions, delay_param_groups, set_sigma, sigma_schedule
+
+__all__ = ["DCLSDelaySNN", "summed_softmax_loss", "summed_softmax_predict", "DCLS_SHD_DEFAULTS",
+           "DCLS_SSC_DEFAULTS"]
+
+#: The paper's SHD hyper-parameters (best_config_SHD.py), in the units of this library.
+DCLS_SHD_DEFAULTS = dict(
+    in_features=140, hidden=(256, 256), out_features=20, max_delay=25, tau=1.005, dropout=0.4,
+    epochs=150, batch_size=256, lr_weights=1e-3, max_lr_weights=5e-3, lr_positions=0.1,
+    weight_decay=1e-5, time_step_ms=10.0, channel_pool=5,
+)
+#: SSC (best_config_SSC.py): 3 x 512 was the paper's larger model; 2 x 512 also reported.
+DCLS_SSC_DEFAULTS = dict(
+    in_features=140, hidden=(512, 512, 512), out_features=35, max_delay=31, tau=1.5, dropout=0.25,
+    epochs=60, batch_size=128, lr_weights=1e-3, max_lr_weights=5e-3, lr_positions=0.1,
+    weight_decay=1e-5, time_step_ms=10.0, channel_pool=5,
+)
+
+
+def summed_softmax_loss(membrane: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The paper's ``loss='sum'``: ``cross_entropy(sum_t softmax(v_t), y)`` for ``v`` [T, B, C]."""
+    return F.cross_entropy(F.softmax(membrane, dim=-1).sum(0), target)
+
+
+def summed_softmax_predict(membrane: torch.Tensor) -> torch.Tensor:
+    """Class with the largest time-summed softmax, ``[B]``."""
+    return F.softmax(membrane, dim=-1).sum(0).argmax(-1)
+
+
+class LeakyReadout(nn.Module):
+    """Non-spiking leaky integrator ``v_t = decay v_{t-1} + I_t`` returning the membrane [T, B, C].
+
+    The paper's readout is a LIF with threshold 1e9 (never spikes), which is exactly this.
+    """
+
+    def __init__(self, decay: float):
+        super().__init__()
+        if not 0 <= decay < 1:
+            raise ValueError(f"LeakyReadout: decay must lie in [0, 1), got {decay}")
+        self.decay = float(decay)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.decay == 0:
+            return x
+        out, v = [], torch.zeros_like(x[0])
+        for x_t in x.unbind(0):
+            v = self.decay * v + x_t
+            out.append(v)
+        return torch.stack(out)
+
+
+class DCLSDelaySNN(nn.Module):
+    """The DCLS-Delays network: ``forward(x [T, B, in]) -> readout membrane [T', B, out]``.
+
+    Args:
+        in_features, out_features: sizes.
+        hidden: widths of the hidden LIF layers.
+        max_delay: maximum synaptic delay in steps (each delayed layer).
+        delays: ``"learn"`` | ``"random"`` | ``"none"``.
+        tau: LIF time constant in steps; the paper's neuron is ``V <- (1 - 1/tau) V + I``.
+        dropout: after every hidden LIF layer.
+        surrogate_alpha: ATan steepness (paper: 5, i.e. width 1/5).
+        batch_norm: BatchNorm1d after each delayed layer (paper: yes).
+        pad_end: append ``n_layers * (max_delay // 2)`` zero steps (see module docstring).
+        sigma: initial Gaussian width (default ``max_delay / 2``).
+        backend: LIF backend (``"auto"`` picks the fused kernel when one is registered).
+        generator: seeds the initial weights and delays.
+    """
+
+    def __init__(self, in_features: int = 140, out_features: int = 20,
+                 hidden: Sequence[int] = (256, 256), max_delay: int = 25, *,
+                 delays: str = "learn", tau: float = 1.005, dropout: float = 0.4,
+                 surrogate_alpha: float = 5.0, batch_norm: bool = True, pad_end: bool = True,
+                 sigma: float | None = None, backend: str = "auto",
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        if delays not in ("learn", "random", "none"):
+            raise ValueError(f"DCLSDelaySNN: delays must be 'learn', 'random' or 'none', got {delays!r}")
+        if not tau >= 1.0:
+            raise ValueError(f"DCLSDelaySNN: tau must be >= 1 step (decay 1 - 1/tau), got {tau}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"DCLSDelaySNN: dropout must lie in [0, 1), got {dropout}")
+        self.delays = delays
+        self.max_delay = int(max_delay)
+        decay = 1.0 - 1.0 / tau
+        sizes = [in_features, *hidden, out_features]
+        layers: list[nn.Module] = []
+        for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(self._synapse(n_in, n_out, delays, sigma, generator))
+            if k < len(sizes) - 2:
+                if batch_norm:
+                    layers.append(nn.BatchNorm1d(n_out))
+                # decay 0 (tau = 1) is a valid memory-less neuron; LIF needs 0 < decay < 1
+                layers.append(LIF(n_out, decay=min(max(decay, 1e-6), 1 - 1e-6), reset="zero",
+                                  surrogate=ATan(width=1.0 / surrogate_alpha), backend=backend))
+                if dropout > 0:
+                    layers.append(nn.Dropout(dropout))
+        self.net = Sequential(*layers)
+        self.readout = LeakyReadout(decay)
+        n_delay_layers = len(sizes) - 1
+        self.pad_steps = n_delay_layers * (self.max_delay // 2) if (pad_end and delays != "none") else 0
+
+    def _synapse(self, n_in, n_out, delays, sigma, generator):
+        if delays == "none":
+            lin = nn.Linear(n_in, n_out, bias=False)
+            bound = math.sqrt(6.0 / n_in)
+            with torch.no_grad():
+                lin.weight.uniform_(-bound, bound, generator=generator)
+            return lin
+        return DelayedLinear(n_in, n_out, self.max_delay, delays=delays, sigma=sigma,
+                             generator=generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad_steps:
+            x = torch.cat([x, x.new_zeros(self.pad_steps, *x.shape[1:])], 0)
+        h, _ = self.net(x)
+        return self.readout(h)
+
+    # -- training helpers (the paper's recipe) --------------------------------------------------
+    def param_groups(self, lr_weights: float = 1e-3, lr_positions: float = 0.1,
+                     weight_decay: float = 1e-5) -> list[dict]:
+        """Weights (with weight decay, none on BatchNorm) and positions (lr 100x, no decay)."""
+        groups = delay_param_groups(self, lr_weights, lr_positions, weight_decay)
+        bn = {id(p) for m in self.modules() if isinstance(m, nn.BatchNorm1d) for p in m.parameters()}
+        weights = groups[0]
+        groups[0] = dict(weights, params=[p for p in weights["params"] if id(p) not in bn])
+        groups.insert(1, {"params": [p for p in self.parameters() if id(p) in bn], "lr": lr_weights,
+                          "weight_decay": 0.0, "name": "batchnorm"})
+        return [g for g in groups if g["params"]]
+
+    def start_epoch(self, epoch: int, epochs: int) -> float:
+        """Set the Gaussian width for ``epoch`` following the paper's schedule; returns it."""
+        sigma = sigma_schedule(epoch, epochs, sigma_start=max(self.max_delay // 2, 1))
+        set_sigma(self, sigma)
+        return sigma
+
+    def after_step(self) -> None:
+        """Clamp learned positions to ``[0, max_delay]`` (call after each optimiser step)."""
+        clamp_positions(self)
+
+    @staticmethod
+    def loss(membrane: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return summed_softmax_loss(membrane, target)
+
+    @staticmethod
+    def predict(membrane: torch.Tensor) -> torch.Tensor:
+        return summed_softmax_predict(membrane)

@@ -1,0 +1,11 @@
+"""Training: the loop, checkpoints, early stopping, run folders (see ``trainer`` and ``checkpoint``).
+
+    from axonal.train import Trainer
+    results = Trainer("basicmotions", overrides=["training.seed=1"]).fit()
+    print(results["test"]["accuracy"])
+"""
+from .checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
+from .trainer import Trainer, environment, epoch_seed, evaluate_checkpoint, resolve_checkpoint
+
+__all__ = ["Trainer", "evaluate_checkpoint", "resolve_checkpoint", "epoch_seed", "environment",
+           "CheckpointError", "atomic_write", "save_checkpoint", "load_checkpoint"]

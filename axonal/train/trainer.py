@@ -1,0 +1,409 @@
+"""The training loop: a recipe in, a run folder out.
+
+``Trainer(recipe).fit()`` trains the recipe's model on its dataset and writes, into the run
+folder (``output.dir`` or ``run_dir=``)::
+
+    config.json            the validated recipe
+    checkpoints/           last.json + weights every epoch, best.json + weights (axonal.train.checkpoint)
+    metrics.csv, .json     one row per epoch: loss, accuracy, firing rate, learning rate, time
+    results.json           test accuracy, SynOps, energy per sample, seed, versions, git commit
+    raster.png             spikes of a hidden layer for one test sample
+    training_curves.png    loss and accuracy per epoch
+
+Reproducibility: every seed comes from the recipe; each epoch's shuffling order is derived from
+``(seed, epoch)`` alone, and the torch / numpy / python RNG states are saved with every
+checkpoint, so ``Trainer.resume(run_dir).fit()`` after an interruption ends with the same
+weights and metrics as a run that was never interrupted.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import platform
+import random
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..config import Recipe, load_config
+from . import checkpoint as ckpt
+
+__all__ = ["Trainer", "evaluate_checkpoint", "epoch_seed", "environment"]
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Shuffling seed of ``epoch``: a function of ``(seed, epoch)`` only, never of run history."""
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(epoch)]).generate_state(1)[0])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed & 0xFFFFFFFF)
+    torch.manual_seed(seed)
+
+
+def git_commit() -> str:
+    """The commit of the source tree axonal is imported from, or ``"unknown"``."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment() -> dict:
+    """Versions and commit recorded in every result file."""
+    from .. import __version__
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "axonal": __version__, "platform": platform.platform(), "git_commit": git_commit()}
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("training.device is 'cuda' but no CUDA device is available; set training.device=cpu or auto")
+    return torch.device(name)
+
+
+class Trainer:
+    """Train, validate, checkpoint and test the model of a recipe.
+
+    ``config``: a ``Recipe``, a recipe file / built-in name or a dict (``overrides`` are dotted
+    ``key=value`` strings). ``run_dir`` overrides ``output.dir``. ``quiet`` silences progress
+    output; the progress bar also stays off when stderr is not a terminal. ``callbacks`` are
+    called as ``fn(trainer, row)`` after each epoch's checkpoint is written.
+    """
+
+    def __init__(self, config: Recipe | str | Path | dict, *, overrides: Sequence[str] = (),
+                 run_dir: str | Path | None = None, quiet: bool = False,
+                 callbacks: Sequence[Callable] = ()):
+        self.config = config if isinstance(config, Recipe) and not overrides else load_config(config, overrides)
+        self.run_dir = Path(run_dir if run_dir is not None else self.config.output.dir)
+        self.quiet = quiet
+        self.callbacks = list(callbacks)
+        self.history: list[dict] = []
+        self.state = {"best_value": None, "best_epoch": None, "bad_epochs": 0, "stopped_early": False}
+        self._built = False
+
+    # ------------------------------------------------------------------ set-up
+    @classmethod
+    def resume(cls, run_dir: str | Path, *, quiet: bool = False, callbacks: Sequence[Callable] = (),
+               config: Recipe | None = None) -> "Trainer":
+        """A trainer that continues the run in ``run_dir`` from its ``last`` checkpoint.
+
+        ``config`` (optional) must equal the run's recipe except for ``training.epochs`` and
+        ``output``; otherwise the run's own recipe is used.
+        """
+        record = ckpt.load_checkpoint(Path(run_dir) / "checkpoints" / "last.json")
+        stored = load_config(record["config"])
+        if config is not None:
+            a, b = stored.to_dict(), config.to_dict()
+            a["training"]["epochs"] = b["training"]["epochs"]
+            a["output"] = b["output"]
+            diff = _differences(a, b)
+            if diff:
+                raise ValueError(f"cannot resume {run_dir} with a different recipe (changed: {', '.join(diff)}); "
+                                 "resume without a recipe, or only change training.epochs")
+            stored = config
+        trainer = cls(stored, run_dir=run_dir, quiet=quiet, callbacks=callbacks)
+        trainer._resume_record = record
+        return trainer
+
+    def build(self) -> "Trainer":
+        """Seed, load the data, build encoder, model, optimiser and scheduler."""
+        from ..data import load_dataset
+        from ..encoding import get_encoder
+        from ..models import build_model
+
+        cfg = self.config
+        if cfg.training.threads:
+            torch.set_num_threads(cfg.training.threads)
+        self.device = _device(cfg.training.device)
+        seed_everything(cfg.training.seed)
+        d = cfg.data
+        self.splits = load_dataset(d.name, seed=cfg.split_seed, val_fraction=d.val_fraction,
+                                   standardize=d.standardize, **d.options)
+        self.info = self.splits.info
+        encoder = get_encoder(cfg.encoder.name, **cfg.encoder.options)
+        if getattr(encoder, "standardize", False) and hasattr(encoder, "fit"):
+            train = self.splits.train
+            encoder.fit(train.x, None if train.static else train.valid_mask())
+        self.model = build_model(cfg.model, self.info, encoder).to(self.device)
+        o = cfg.optimiser
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if o.name == "sgd":
+            self.optimizer = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+        else:
+            cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
+            self.optimizer = cls(params, lr=o.lr, weight_decay=o.weight_decay)
+        s = o.scheduler
+        if s.name == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=cfg.training.epochs)
+        elif s.name == "step":
+            self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=s.step_size, gamma=s.gamma)
+        else:
+            self.scheduler = None
+        self._built = True
+        return self
+
+    def _loader(self, split, shuffle: bool, epoch: int = 0):
+        from ..data import make_loader
+
+        seed = epoch_seed(self.config.training.seed, epoch) if shuffle else 0
+        return make_loader(split, batch_size=self.config.data.batch_size, shuffle=shuffle, seed=seed)
+
+    # ------------------------------------------------------------------ epochs
+    def train_epoch(self, epoch: int) -> dict:
+        self.model.train()
+        total_loss, correct, n = 0.0, 0, 0
+        clip = self.config.training.grad_clip
+        for x, y in self._loader(self.splits.train, True, epoch):
+            x, y = x.to(self.device), y.to(self.device)
+            scores = self.model(x)
+            loss = F.cross_entropy(scores, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip:
+                nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            self.optimizer.step()
+            total_loss += float(loss.detach()) * y.shape[0]
+            correct += int((scores.detach().argmax(-1) == y).sum())
+            n += y.shape[0]
+        return {"train_loss": total_loss / max(n, 1), "train_accuracy": correct / max(n, 1)}
+
+    @torch.no_grad()
+    def evaluate(self, split, monitor: bool = False) -> dict:
+        """Loss and accuracy on ``split`` (``"train"``, ``"val"``, ``"test"`` or a dataset); with
+        ``monitor=True`` also firing rates, SynOps and energy per sample (``axonal.metrics``)."""
+        from ..metrics import SpikeMonitor, energy
+
+        data = getattr(self.splits, split) if isinstance(split, str) else split
+        self.model.eval()
+        total_loss, correct, n = 0.0, 0, 0
+        mon = SpikeMonitor(self.model) if monitor else None
+        if mon is not None:
+            mon.attach()
+        try:
+            for x, y in self._loader(data, False):
+                x, y = x.to(self.device), y.to(self.device)
+                scores = self.model(x)
+                total_loss += float(F.cross_entropy(scores, y, reduction="sum"))
+                correct += int((scores.argmax(-1) == y).sum())
+                n += y.shape[0]
+        finally:
+            if mon is not None:
+                mon.detach()
+        out = {"loss": total_loss / n if n else float("nan"), "accuracy": correct / n if n else float("nan"),
+               "samples": n}
+        if mon is not None and n:
+            rep = mon.report()
+            e = energy(rep)
+            out.update(firing_rate=rep.firing_rate, synops=rep.synops, acs=rep.acs, macs=rep.macs,
+                       dense_macs=rep.dense_macs, energy_j=e.snn, energy_dense_j=e.ann,
+                       energy=e.to_dict(), layers=[asdict(layer) for layer in rep.layers],
+                       synapses=[asdict(s) for s in rep.synapses])
+        return out
+
+    # ------------------------------------------------------------------ main loop
+    def _improved(self, row: dict) -> bool:
+        es = self.config.training.early_stopping
+        value = row.get(es.metric)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return True  # no validation data: the latest epoch is the best
+        best = self.state["best_value"]
+        if best is None:
+            return True
+        return value < best - es.min_delta if es.metric == "val_loss" else value > best + es.min_delta
+
+    def _save(self, name: str, epoch: int) -> None:
+        meta = {"config": self.config.to_dict(), "history": self.history, "trainer_state": self.state,
+                "environment": environment() if name == "best" else None}
+        ckpt.save_checkpoint(self.run_dir / "checkpoints", name, model=self.model, optimizer=self.optimizer,
+                             scheduler=self.scheduler, epoch=epoch, meta=meta)
+
+    def _write_metrics(self) -> None:
+        columns = list(dict.fromkeys(k for row in self.history for k in row))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(self.history)
+        ckpt.atomic_write(self.run_dir / "metrics.csv", lambda p: p.write_text(buf.getvalue()))
+        ckpt.write_json(self.run_dir / "metrics.json", {"history": self.history})
+
+    def _log(self, text: str, bar=None) -> None:
+        if self.quiet:
+            return
+        if bar is not None and not bar.disable:
+            bar.write(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def fit(self) -> dict:
+        """Train (or continue) to ``training.epochs`` or early stop, then test. Returns the results dict."""
+        from tqdm.auto import tqdm
+
+        if not self._built:
+            self.build()
+        cfg = self.config
+        start = 0
+        record = getattr(self, "_resume_record", None)
+        if record is not None:
+            ckpt.restore(record, self.model, self.optimizer, self.scheduler, rng=True)
+            self.history = list(record.get("history", []))
+            self.state = dict(record.get("trainer_state", self.state))
+            start = int(record["epoch"])
+            self._log(f"resuming {self.run_dir} after epoch {start}")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.write_json(self.run_dir / "config.json", cfg.to_dict())
+        has_val = len(self.splits.val) > 0
+        es = cfg.training.early_stopping
+        t_start = time.perf_counter()
+        bar = tqdm(total=cfg.training.epochs, initial=start, desc=cfg.name, unit="epoch", leave=False,
+                   disable=self.quiet or not sys.stderr.isatty(), file=sys.stderr)
+        try:
+            for epoch in range(start, cfg.training.epochs):
+                if self.state["stopped_early"]:
+                    break
+                t0 = time.perf_counter()
+                row = {"epoch": epoch + 1, **self.train_epoch(epoch)}
+                if has_val:
+                    val = self.evaluate(self.splits.val, monitor=True)
+                    row.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_firing_rate=val["firing_rate"])
+                    for layer in val["layers"]:
+                        if layer["binary"] and not layer["nested"]:
+                            row[f"val_rate.{layer['name']}"] = layer["firing_rate"]
+                row["lr"] = self.optimizer.param_groups[0]["lr"]
+                if self.scheduler is not None:
+                    self.scheduler.step()
+                row["time_s"] = time.perf_counter() - t0
+                self.history.append(row)
+                if self._improved(row):
+                    value = row.get(es.metric)
+                    self.state.update(best_value=value, best_epoch=epoch + 1, bad_epochs=0)
+                    self._save("best", epoch + 1)
+                else:
+                    self.state["bad_epochs"] += 1
+                    if es.patience is not None and self.state["bad_epochs"] >= es.patience:
+                        self.state["stopped_early"] = True
+                self._save("last", epoch + 1)
+                self._write_metrics()
+                bar.update(1)
+                bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row.get('val_accuracy', float('nan')):.3f}")
+                self._log(_row_text(row, cfg.training.epochs), bar)
+                for cb in self.callbacks:
+                    cb(self, row)
+        finally:
+            bar.close()
+        if self.state["stopped_early"]:
+            self._log(f"early stop: no {es.metric} improvement for {es.patience} epochs "
+                      f"(best epoch {self.state['best_epoch']})")
+        return self.finish(train_time_s=time.perf_counter() - t_start)
+
+    # ------------------------------------------------------------------ final test
+    def finish(self, train_time_s: float | None = None) -> dict:
+        """Test the best checkpoint, draw the plots and write ``results.json``."""
+        cfg = self.config
+        best = ckpt.load_checkpoint(self.run_dir / "checkpoints" / "best.json")
+        ckpt.restore(best, self.model, rng=False)
+        test = self.evaluate(self.splits.test, monitor=True)
+        plots = {}
+        if cfg.output.raster and len(self.splits.test):
+            plots["raster"] = self._raster(self.run_dir / "raster.png")
+        if cfg.output.curves and self.history:
+            from ..viz import training_curves
+
+            training_curves(self.history, ("loss", "accuracy"), path=self.run_dir / "training_curves.png",
+                            title=cfg.name)
+            plots["training_curves"] = "training_curves.png"
+        results = {
+            "recipe": cfg.name, "seed": cfg.training.seed, "split_seed": cfg.split_seed,
+            "environment": environment(), "config": cfg.to_dict(),
+            "dataset": {k: v for k, v in asdict(self.info).items() if k not in ("mean", "std")},
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "epochs_run": len(self.history), "best_epoch": self.state["best_epoch"],
+            "stopped_early": self.state["stopped_early"], "train_time_s": train_time_s,
+            "test": test, "plots": plots, "history": self.history,
+        }
+        ckpt.write_json(self.run_dir / "results.json", results)
+        return results
+
+    @torch.no_grad()
+    def _raster(self, path: Path) -> str | None:
+        from ..metrics import SpikeMonitor
+        from ..viz import raster
+
+        x, _ = next(iter(self._loader(self.splits.test, False)))
+        x = x[:, :1] if x.ndim >= 3 else x[:1]
+        self.model.eval()
+        with SpikeMonitor(self.model, keep=True, synops=False) as mon:
+            self.model(x.to(self.device))
+        names = getattr(self.model, "hidden_layers", lambda: [])()
+        names = [n for n in names if n in mon.recorded] or [l.name for l in mon.report().layers if l.binary]
+        if not names:
+            return None
+        spikes = torch.cat(mon.spikes(names[0]), 0)
+        raster(spikes, path=path, title=f"{self.config.name}: {names[0]}, test sample 0")
+        return path.name
+
+
+def _row_text(row: dict, epochs: int) -> str:
+    parts = [f"epoch {row['epoch']}/{epochs}", f"loss {row['train_loss']:.4f}", f"acc {row['train_accuracy']:.3f}"]
+    if "val_loss" in row:
+        parts += [f"val_loss {row['val_loss']:.4f}", f"val_acc {row['val_accuracy']:.3f}",
+                  f"rate {row['val_firing_rate']:.3f}"]
+    parts.append(f"{row['time_s']:.1f}s")
+    return "  ".join(parts)
+
+
+def _differences(a, b, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in dict.fromkeys(list(a) + list(b)):
+            out += _differences(a.get(k), b.get(k), f"{prefix}{k}.")
+        return out
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint's JSON from a run folder (its best), a checkpoints folder or the JSON itself."""
+    path = Path(path)
+    if path.is_dir():
+        for candidate in (path / "checkpoints" / "best.json", path / "checkpoints" / "last.json",
+                          path / "best.json", path / "last.json"):
+            if candidate.is_file():
+                return candidate
+        raise ckpt.CheckpointError(f"no checkpoint in {path}: expected checkpoints/best.json or last.json; "
+                                   "give the run folder that `axonal train` wrote")
+    if path.suffix == ".safetensors":
+        raise ckpt.CheckpointError(f"{path} is a weights file; give its run folder or the matching .json "
+                                   "(checkpoints/best.json) so the recipe can be read too")
+    return path
+
+
+def evaluate_checkpoint(path: str | Path, split: str = "test") -> dict:
+    """Rebuild a run's model from a checkpoint (recipe + weights) and evaluate it on ``split``.
+
+    Returns loss, accuracy, firing rate, SynOps and energy per sample, plus ``checkpoint`` and
+    ``epoch``.
+    """
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"split must be train, val or test, got {split!r}")
+    record = ckpt.load_checkpoint(resolve_checkpoint(path))
+    trainer = Trainer(load_config(record["config"]), run_dir=Path(record["path"]).parent.parent, quiet=True)
+    trainer.build()
+    ckpt.restore(record, trainer.model, rng=False)
+    result = trainer.evaluate(split, monitor=True)
+    result.update(checkpoint=record["path"], epoch=record["epoch"], recipe=trainer.config.name, split=split)
+    return result

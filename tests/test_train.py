@@ -1,0 +1,261 @@
+"""Training: checkpoints (no pickle, atomic, corruption errors), exact resume, early stopping,
+run-folder contents, the classifier's readout, and that the main BasicMotions recipe learns."""
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from axonal.config import load_config
+from axonal.models import LeakyIntegrator, SpikingClassifier, build_model
+from axonal.models import classifier as classifier_module
+from axonal.train import CheckpointError, Trainer, evaluate_checkpoint, load_checkpoint, save_checkpoint
+from axonal.train import checkpoint as ckpt
+
+TINY = {
+    "name": "tiny",
+    "data": {"name": "temporal_pattern", "options": {"n_train": 40, "n_test": 16, "n_steps": 60}, "batch_size": 8},
+    "model": {"hidden": [12], "recurrent": True, "dropout": 0.2},
+    "optimiser": {"lr": 0.01, "scheduler": {"name": "cosine"}},
+    "training": {"epochs": 3, "seed": 3},
+    "output": {"raster": False, "curves": False},
+}
+
+
+def _tiny(**training):
+    data = json.loads(json.dumps(TINY))
+    data["training"].update(training)
+    return load_config(data)
+
+
+def _no_time(history):
+    return [{k: v for k, v in row.items() if k != "time_s"} for row in history]
+
+
+# ----------------------------------------------------------------------------- checkpoint files
+def _model_and_optimizer():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=0.1, betas=(0.8, 0.9))
+    model(torch.randn(5, 3)).sum().backward()
+    opt.step()
+    return model, opt
+
+
+def test_optimizer_state_round_trips_through_tensors_and_json():
+    model, opt = _model_and_optimizer()
+    tensors, meta = ckpt.optimizer_state_to_tensors(opt)
+    json.dumps(meta)  # all metadata is JSON
+    model2 = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    opt2 = torch.optim.Adam(model2.parameters(), lr=0.5)
+    ckpt.optimizer_state_from_tensors(opt2, tensors, meta)
+    a, b = opt.state_dict(), opt2.state_dict()
+    assert a["param_groups"] == b["param_groups"]           # betas come back as a tuple
+    for idx in a["state"]:
+        for key, value in a["state"][idx].items():
+            assert torch.equal(value, b["state"][idx][key])
+
+
+def test_save_and_load_checkpoint_without_pickle(tmp_path):
+    model, opt = _model_and_optimizer()
+    path = save_checkpoint(tmp_path, "last", model=model, optimizer=opt, epoch=4, meta={"history": [1, 2]})
+    record = load_checkpoint(path)
+    assert record["epoch"] == 4 and record["history"] == [1, 2]
+    model2 = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    ckpt.restore(record, model2, rng=False)
+    for p, q in zip(model.parameters(), model2.parameters()):
+        assert torch.equal(p, q)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files[0] == "last-e00004-" + files[0].split("-")[2] and files[1] == "last.json" and len(files) == 2
+
+
+def test_rng_states_are_restored(tmp_path):
+    import random
+
+    import numpy as np
+
+    model, opt = _model_and_optimizer()
+    path = save_checkpoint(tmp_path, "last", model=model, optimizer=opt, epoch=1)
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    ckpt.restore(load_checkpoint(path), model)
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(expected[0], got[0]) and np.array_equal(expected[1], got[1]) and expected[2] == got[2]
+
+
+def test_failed_weights_write_keeps_old_checkpoint_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    model, opt = _model_and_optimizer()
+    path = save_checkpoint(tmp_path, "last", model=model, optimizer=opt, epoch=1)
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    def broken_save(tensors, filename, metadata=None):
+        Path(filename).write_bytes(b"partial")  # the temp file exists and holds garbage
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt, "save_file", broken_save)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(tmp_path, "last", model=model, optimizer=opt, epoch=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before     # no temp file, old files intact
+    assert load_checkpoint(path)["epoch"] == 1
+
+
+def test_failed_json_write_keeps_old_checkpoint(tmp_path, monkeypatch):
+    model, opt = _model_and_optimizer()
+    path = save_checkpoint(tmp_path, "last", model=model, optimizer=opt, epoch=1)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    real_atomic = ckpt.atomic_write
+
+    def failing(target, write):
+        if str(target).endswith(".json"):
+            def half(tmp):
+                tmp.write_text('{"format": "axonal-chec')
+                raise KeyboardInterrupt  # interrupted mid-write
+            return real_atomic(target, half)
+        return real_atomic(target, write)
+
+    monkeypatch.setattr(ckpt, "atomic_write", failing)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path, "last", model=model, optimizer=opt, epoch=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert load_checkpoint(path)["epoch"] == 1
+
+
+def test_truncated_corrupt_and_missing_checkpoints_give_clear_errors(tmp_path):
+    model, opt = _model_and_optimizer()
+    path = save_checkpoint(tmp_path, "last", model=model, optimizer=opt, epoch=1)
+    weights = tmp_path / json.loads(path.read_text())["weights"]
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated") as info:
+        load_checkpoint(path)
+    assert weights.name in str(info.value) and "delete the run folder" in str(info.value)
+    weights.write_bytes(data)
+    load_checkpoint(path)  # intact again
+    path.write_text(path.read_text()[:40])
+    with pytest.raises(CheckpointError, match=r"last\.json is corrupt or truncated"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nowhere.json")
+    save_checkpoint(tmp_path, "last", model=model, optimizer=opt, epoch=2)
+    for f in tmp_path.glob("*.safetensors"):
+        f.unlink()
+    with pytest.raises(CheckpointError, match="are missing"):
+        load_checkpoint(tmp_path / "last.json")
+
+
+# ----------------------------------------------------------------------------- resume
+def test_resume_reaches_the_same_weights_and_metrics(tmp_path):
+    straight = Trainer(_tiny(), run_dir=tmp_path / "a", quiet=True)
+    res_a = straight.fit()
+
+    def interrupt(trainer, row):
+        if row["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(_tiny(), run_dir=tmp_path / "b", quiet=True, callbacks=[interrupt]).fit()
+    assert load_checkpoint(tmp_path / "b" / "checkpoints" / "last.json")["epoch"] == 1
+    resumed = Trainer.resume(tmp_path / "b", quiet=True)
+    res_b = resumed.fit()
+    sa, sb = straight.model.state_dict(), resumed.model.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert _no_time(res_a["history"]) == _no_time(res_b["history"])
+    assert res_a["test"]["accuracy"] == res_b["test"]["accuracy"]
+    assert res_a["test"]["synops"] == res_b["test"]["synops"]
+    with open(tmp_path / "b" / "metrics.csv") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2, 3]  # no duplicated rows
+
+
+def test_resume_may_extend_epochs_but_not_change_the_recipe(tmp_path):
+    Trainer(_tiny(epochs=1), run_dir=tmp_path, quiet=True).fit()
+    with pytest.raises(ValueError, match="model.hidden"):
+        data = json.loads(json.dumps(TINY))
+        data["model"]["hidden"] = [5]
+        Trainer.resume(tmp_path, config=load_config(data))
+    res = Trainer.resume(tmp_path, config=_tiny(epochs=2), quiet=True).fit()
+    assert res["epochs_run"] == 2
+
+
+# ----------------------------------------------------------------------------- loop behaviour
+def test_early_stopping_after_patience_epochs(tmp_path):
+    data = json.loads(json.dumps(TINY))
+    data["training"].update(epochs=10, early_stopping={"patience": 2, "min_delta": 100.0})
+    res = Trainer(load_config(data), run_dir=tmp_path, quiet=True).fit()
+    # epoch 1 sets the best; two epochs without an improvement of 100 stop the run
+    assert res["epochs_run"] == 3 and res["stopped_early"] and res["best_epoch"] == 1
+    assert load_checkpoint(tmp_path / "checkpoints" / "best.json")["epoch"] == 1
+
+
+def test_run_folder_contents_and_eval_reproduces_test(tmp_path):
+    data = json.loads(json.dumps(TINY))
+    data["output"] = {"raster": True, "curves": True}
+    res = Trainer(load_config(data), run_dir=tmp_path, quiet=True).fit()
+    for name in ("config.json", "metrics.csv", "metrics.json", "results.json", "raster.png", "training_curves.png"):
+        assert (tmp_path / name).is_file(), name
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["seed"] == 3 and results["config"]["name"] == "tiny"
+    assert set(results["environment"]) >= {"python", "torch", "numpy", "axonal", "git_commit"}
+    test = results["test"]
+    assert 0 <= test["accuracy"] <= 1 and test["synops"] > 0 and test["energy_j"] > 0
+    assert math.isclose(test["energy_j"], test["acs"] * 0.9e-12 + test["macs"] * 4.6e-12, rel_tol=1e-9)
+    rows = json.loads((tmp_path / "metrics.json").read_text())["history"]
+    assert [r["epoch"] for r in rows] == [1, 2, 3] and all(0 <= r["val_firing_rate"] <= 1 for r in rows)
+    again = evaluate_checkpoint(tmp_path)
+    assert again["accuracy"] == res["test"]["accuracy"] and again["synops"] == res["test"]["synops"]
+
+
+# ----------------------------------------------------------------------------- model
+def test_leaky_integrator_matmul_equals_the_step_loop(monkeypatch):
+    torch.manual_seed(0)
+    x = torch.randn(30, 3, 5, dtype=torch.float64)
+    v0 = torch.randn(3, 5, dtype=torch.float64)
+    li = LeakyIntegrator(5, tau=7.0)
+    fast, last = li(x, v0)
+    ref, v = [], v0
+    for x_t in x.unbind(0):
+        v = math.exp(-1 / 7.0) * v + x_t
+        ref.append(v)
+    assert torch.allclose(fast, torch.stack(ref), atol=1e-12) and torch.allclose(last, v, atol=1e-12)
+    monkeypatch.setattr(classifier_module, "_MATMUL_MAX_T", 0)
+    slow, _ = li(x, v0)
+    assert torch.allclose(slow, fast, atol=1e-12)
+
+
+@pytest.mark.parametrize("neuron,extra", [("lif", {}), ("cuba_lif", {"tau_syn": 4.0}),
+                                          ("adaptive_lif", {"tau_adapt": 50.0})])
+@pytest.mark.parametrize("readout", ["membrane_mean", "last_membrane", "membrane_max", "spike_count"])
+def test_classifier_builds_every_neuron_and_readout(neuron, extra, readout):
+    from axonal.data import load_dataset
+
+    info = load_dataset("temporal_pattern", n_train=8, n_test=4, n_steps=60).info
+    cfg = load_config({"model": {"neuron": neuron, "hidden": [6, 5], "readout": readout, **extra}})
+    model = build_model(cfg.model, info)
+    assert isinstance(model, SpikingClassifier)
+    x = torch.randn(60, 2, info.n_channels)
+    scores = model(x)
+    assert scores.shape == (2, info.n_classes)
+    scores.sum().backward()
+    assert model.net.layers[0].weight.grad is not None
+    out = model.forward_sequence(x)
+    reduce = {"membrane_mean": out.mean(0), "last_membrane": out[-1], "membrane_max": out.amax(0),
+              "spike_count": out.sum(0)}[readout]
+    assert torch.allclose(model(x), reduce)
+
+
+# ----------------------------------------------------------------------------- main recipe
+def test_main_recipe_learns_basicmotions(tmp_path):
+    res = Trainer("basicmotions", run_dir=tmp_path, quiet=True,
+                  overrides=["output.raster=false", "output.curves=false"]).fit()
+    assert res["test"]["accuracy"] >= 0.9
+    assert res["test"]["synops"] > 0 and res["test"]["energy_j"] < res["test"]["energy_dense_j"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_main_recipe_learns_basicmotions_other_seeds(tmp_path, seed):
+    res = Trainer("basicmotions", run_dir=tmp_path, quiet=True, overrides=[f"training.seed={seed}"]).fit()
+    assert res["test"]["accuracy"] >= 0.9
