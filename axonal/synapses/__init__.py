@@ -1,0 +1,4 @@
+"""Synapses: time-distributed linear/conv wrappers, recurrence, delays, event-driven layers."""
+from .sparse import EventLinear, event_linear
+
+__all__ = ["EventLinear", "event_linear"]
