@@ -347,7 +347,9 @@ def test_motif_sparsity_top_k_prune_and_sops():
     x = spikes(10, 2, 3, 0.5)
     nnz = (det.effective_weight() != 0).sum((0, 2))  # per input channel
     expected = int(sum(int((x[..., c] != 0).sum()) * int(nnz[c]) for c in range(3)))
-    assert det.synaptic_operations(x) == expected
+    assert det.event_operations(x) == expected
+    ops, dense = det.synaptic_operations((x,), None)
+    assert ops == expected and dense == x.numel() * 2 * 6
     with pytest.raises(ValueError, match="fraction_kept"):
         det.prune_by_magnitude(0.0)
 
