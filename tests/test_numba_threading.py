@@ -27,6 +27,30 @@ def _layer(env_extra):
     return out.stdout.strip().splitlines()[-1]
 
 
+def test_threading_layer_choice(monkeypatch):
+    """workqueue unless the user set NUMBA_THREADING_LAYER or numba's pool already runs."""
+    from types import SimpleNamespace
+
+    from numba.np.ufunc import parallel
+
+    from axonal.kernels import _choose_threading_layer
+
+    def choose(initialized, env):
+        fake = SimpleNamespace(config=SimpleNamespace(THREADING_LAYER="default"))
+        monkeypatch.setattr(parallel, "_is_initialized", initialized)
+        if env is None:
+            monkeypatch.delenv("NUMBA_THREADING_LAYER", raising=False)
+        else:
+            monkeypatch.setenv("NUMBA_THREADING_LAYER", env)
+        _choose_threading_layer(fake)
+        return fake.config.THREADING_LAYER
+
+    assert choose(False, None) == "workqueue"
+    assert choose(False, "omp") == "default"   # the user's choice (numba reads the variable)
+    assert choose(True, None) == "default"     # too late to change: leave numba alone
+
+
+@pytest.mark.slow
 def test_fused_kernels_use_workqueue_by_default():
     assert _layer({}) == "workqueue"
 

@@ -262,7 +262,8 @@ def write_nmnist_file(path: str | os.PathLike, events: np.ndarray) -> None:
 def read_nmnist(root: str | os.PathLike, split: str = "train", limit: int | None = None) -> EventDataset:
     """Read the published N-MNIST tree: ``<root>/Train/<digit>/*.bin`` (or ``Test``).
 
-    ``limit`` keeps at most that many samples, taken in turn from the digit folders.
+    ``limit`` keeps at most that many samples, taken in turn from the digit folders (so the
+    classes stay balanced); samples come out ordered by digit, then file name.
     """
     root = Path(root)
     folder = {"train": "Train", "test": "Test"}.get(split.lower())
@@ -279,6 +280,7 @@ def read_nmnist(root: str | os.PathLike, split: str = "train", limit: int | None
              for label, files in enumerate(per_digit) if k < len(files)]
     if limit is not None:
         order = order[:int(limit)]
+    order.sort(key=lambda item: (item[0], item[1].name))  # digit folders in turn, files sorted
     events = [read_nmnist_file(p) for _, p in order]
     labels = [label for label, _ in order]
     if not events:
