@@ -23,9 +23,9 @@ Usage::
 
     python experiments/delays_timing_task.py --seeds 0 1 2 --out results.json
 
-Writes a JSON file with every run and prints mean +- std per model. About 4-5 minutes of CPU
-per seed (one thread); on the shared 2-core machine of BENCHMARKS.md, under a load of about 20,
-the 3 seeds took 15 minutes of wall time (see experiments/RESULTS.md).
+Writes a JSON file with every run and prints mean +- std per model. The three seeds take about
+5 minutes of CPU (one thread); on the shared 2-core machine, under a load average of 20-33, they
+took 25 minutes of wall time (results in experiments/RESULTS.md).
 """
 from __future__ import annotations
 
