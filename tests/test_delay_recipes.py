@@ -170,3 +170,26 @@ def test_nmnist_loads_from_a_folder_with_balanced_limit(tmp_path):
     assert splits.train.x.shape == (10, 31, 2 * 34 * 34)
     assert sorted(splits.train.y.tolist()) == list(range(10))  # one per digit
     assert float(splits.train.x.sum()) == 30
+
+
+def test_tonic_event_folders_load_by_path(tmp_path):
+    from axonal.data.neuromorphic import AUDIO_DTYPE, EventDataset, write_event_folder
+
+    for split, n in (("train", 4), ("test", 2)):
+        events = []
+        for i in range(n):
+            ev = np.zeros(2, dtype=AUDIO_DTYPE)
+            ev["t"], ev["x"] = [0, 4500 + i], [i, 9]
+            events.append(ev)
+        write_event_folder(tmp_path / split, EventDataset(events, [i % 2 for i in range(n)], (10, 1, 1)),
+                           ["down", "up"])
+    splits = load_dataset("events", path=str(tmp_path), sensor_size=[10, 1, 1], val_fraction=0.0)
+    assert splits.train.x.shape == (4, 5, 10) and splits.info.class_names == ("down", "up")
+    assert float(splits.train.x[:, 4, 9].sum()) == 4 and float(splits.test.x.sum()) == 4
+    with pytest.raises(ValueError, match="sensor_size"):
+        load_dataset("events", path=str(tmp_path))
+    bad = np.zeros(1, dtype=AUDIO_DTYPE)
+    bad["x"] = 12  # outside the 10-channel sensor
+    np.save(tmp_path / "train" / "up" / "bad.npy", bad)
+    with pytest.raises(ValueError, match="outside 0..9"):
+        load_dataset("events", path=str(tmp_path), sensor_size=[10, 1, 1])

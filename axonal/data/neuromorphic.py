@@ -485,3 +485,36 @@ def nmnist_splits(path: str | os.PathLike | None, *, dt_ms: float = 10.0, n_step
 
 
 __all__ += ["heidelberg_splits", "nmnist_splits"]
+
+
+def event_folder_splits(path: str | os.PathLike | None, sensor_size: Sequence[int] | None, *,
+                        dt_ms: float = 1.0, n_steps: int | None = None) -> dict:
+    """Tonic-layout events ``<path>/train|test/<class>/*.npy`` (:func:`read_event_folder`), binned.
+
+    ``sensor_size`` is Tonic's ``(width, height, polarities)``, e.g. ``[700, 1, 1]`` for audio;
+    timestamps are microseconds, binned in ``dt_ms`` ms steps (``n_steps=None``: the longest
+    sample). Class names are the training folder's sub-folders, sorted, used for both splits.
+    """
+    from .core import SequenceDataset
+
+    if path is None or sensor_size is None:
+        raise ValueError("events: pass path=FOLDER (holding train/<class>/*.npy and test/<class>/*.npy) and "
+                         "sensor_size=[width, height, polarities]")
+    if len(sensor_size) != 3 or any(int(s) <= 0 for s in sensor_size):
+        raise ValueError(f"events: sensor_size must be [width, height, polarities] of positive ints, "
+                         f"got {sensor_size!r}")
+    _check_binning(dt_ms, n_steps, 1, None, "events")
+    root = Path(path)
+    if not (root / "train").is_dir() or not (root / "test").is_dir():
+        raise FileNotFoundError(f"events: {root} needs train/ and test/ folders with <class>/*.npy inside")
+    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+    size = tuple(int(s) for s in sensor_size)
+    raw = {n: read_event_folder(root / n, size, classes) for n in ("train", "test")}
+    dt = float(dt_ms) * 1000.0
+    t_len = n_steps if n_steps is not None else _latest_step(raw.values(), dt)
+    out = {n: SequenceDataset(*_binned(ds, dt, t_len, 1)) for n, ds in raw.items()}
+    out.update(class_names=tuple(classes), n_steps=t_len)
+    return out
+
+
+__all__ += ["event_folder_splits"]

@@ -172,6 +172,9 @@ def _register_delay_datasets() -> None:
     def _nmnist(seed, path=None, dt_ms=10.0, n_steps=31, limit=None):
         return neuromorphic.nmnist_splits(path, dt_ms=dt_ms, n_steps=n_steps, limit=limit)
 
+    def _events(seed, path=None, sensor_size=None, dt_ms=1.0, n_steps=None):
+        return neuromorphic.event_folder_splits(path, sensor_size, dt_ms=dt_ms, n_steps=n_steps)
+
     heid = ("Cramer et al. 2020, IEEE TNNLS; files from https://zenkelab.org/resources/"
             "spiking-heidelberg-datasets-shd/ (read by axonal.data.neuromorphic)")
     DATASETS.update({
@@ -188,6 +191,10 @@ def _register_delay_datasets() -> None:
                                   "path=FOLDER; 10 ms bins",
                          "Orchard et al. 2015, Front. Neurosci. (read by axonal.data.neuromorphic)",
                          _opts(_nmnist, ("seed",))),
+        "events": _Entry(_events, "Tonic-layout event files <path>/train|test/<class>/*.npy with "
+                                  "sensor_size=[W, H, P]; dt_ms bins",
+                         "your files, read by axonal.data.neuromorphic.read_event_folder",
+                         _opts(_events, ("seed",))),
     })
     _BY_KEY.update({_key(n): n for n in DATASETS})
 
