@@ -32,13 +32,21 @@ from axonal.neurons import LIF  # noqa: E402
 from axonal.synapses.delay import DelayedLinear  # noqa: E402
 
 
-def timeit(fn, repeats):
+CPU_TIMES: dict = {}
+
+
+def timeit(fn, repeats, key=None):
+    """Median wall milliseconds; the median process CPU milliseconds go to ``CPU_TIMES[key]``
+    (on a shared machine the CPU time is the steadier number)."""
     fn()  # warm-up (numba compilation, allocator)
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    if key is not None:
+        CPU_TIMES[key] = 1000 * statistics.median(cpu)
     return 1000 * statistics.median(times)
 
 
@@ -90,25 +98,33 @@ def main(argv=None):
             learned(x)
 
     rows = []
-    rows.append(("linear (no delay)", timeit(fwd(linear), args.repeats), timeit(fwd_bwd(linear), args.repeats)))
+    r = args.repeats
+    rows.append(("linear (no delay)", timeit(fwd(linear), r, ("linear", "f")),
+                 timeit(fwd_bwd(linear), r, ("linear", "fb"))))
     learned.train()
-    rows.append(("train form (Gaussian)", timeit(fwd(learned), args.repeats),
-                 timeit(fwd_bwd(learned), args.repeats)))
-    rows.append(("fixed delays (train)", timeit(fwd(fixed), args.repeats), timeit(fwd_bwd(fixed), args.repeats)))
-    rows.append(("eval form, dense", timeit(eval_dense, args.repeats), float("nan")))
-    rows.append(("eval form, event-driven", timeit(eval_event, args.repeats), float("nan")))
+    rows.append(("train form (Gaussian)", timeit(fwd(learned), r, ("gauss", "f")),
+                 timeit(fwd_bwd(learned), r, ("gauss", "fb"))))
+    rows.append(("fixed delays (train)", timeit(fwd(fixed), r, ("fixed", "f")),
+                 timeit(fwd_bwd(fixed), r, ("fixed", "fb"))))
+    rows.append(("eval form, dense", timeit(eval_dense, r, ("dense", "f")), float("nan")))
+    rows.append(("eval form, event-driven", timeit(eval_event, r, ("event", "f")), float("nan")))
     learned.train()
+    keys = ["linear", "gauss", "fixed", "dense", "event"]
+    cpu_rows = [(CPU_TIMES.get((k, "f"), float("nan")), CPU_TIMES.get((k, "fb"), float("nan"))) for k in keys]
 
     head = (f"delay layer + LIF: {args.inputs} -> {args.hidden}, T={args.steps}, B={args.batch}, "
             f"max_delay={args.max_delay}, density={args.density}, threads={args.threads}")
     print(head)
-    print(f"{'path':<26}{'fwd ms':>10}{'fwd+bwd ms':>14}")
-    for name, f, fb in rows:
+    print(f"{'path':<26}{'fwd ms':>10}{'fwd+bwd ms':>14}{'fwd cpu ms':>14}{'fwd+bwd cpu ms':>18}")
+    for (name, f, fb), (cf, cfb) in zip(rows, cpu_rows):
         fb_s = "-" if fb != fb else f"{fb:.1f}"
-        print(f"{name:<26}{f:>10.1f}{fb_s:>14}")
+        cfb_s = "-" if cfb != cfb else f"{cfb:.1f}"
+        print(f"{name:<26}{f:>10.1f}{fb_s:>14}{cf:>14.1f}{cfb_s:>18}")
     if args.json:
         args.json.write_text(json.dumps(dict(config=vars(args) | {"json": str(args.json)},
-                                             rows=[dict(path=n, fwd_ms=f, fwd_bwd_ms=fb) for n, f, fb in rows],
+                                             rows=[dict(path=n, fwd_ms=f, fwd_bwd_ms=fb, fwd_cpu_ms=cf,
+                                                        fwd_bwd_cpu_ms=cfb)
+                                                   for (n, f, fb), (cf, cfb) in zip(rows, cpu_rows)],
                                              torch=torch.__version__), indent=2))
 
 

@@ -260,7 +260,11 @@ def write_nmnist_file(path: str | os.PathLike, events: np.ndarray) -> None:
 
 
 def read_nmnist(root: str | os.PathLike, split: str = "train", limit: int | None = None) -> EventDataset:
-    """Read the published N-MNIST tree: ``<root>/Train/<digit>/*.bin`` (or ``Test``)."""
+    """Read the published N-MNIST tree: ``<root>/Train/<digit>/*.bin`` (or ``Test``).
+
+    ``limit`` keeps at most that many samples, taken in turn from the digit folders (so the
+    classes stay balanced); samples come out ordered by digit, then file name.
+    """
     root = Path(root)
     folder = {"train": "Train", "test": "Test"}.get(split.lower())
     if folder is None:
@@ -269,18 +273,16 @@ def read_nmnist(root: str | os.PathLike, split: str = "train", limit: int | None
     if not base.is_dir():
         raise FileNotFoundError(f"{base}: not a directory; expected the N-MNIST layout "
                                 f"<root>/{folder}/<digit 0-9>/<id>.bin")
-    events, labels = [], []
-    for label in range(10):
-        d = base / str(label)
-        if not d.is_dir():
-            continue
-        for p in sorted(d.glob("*.bin")):
-            events.append(read_nmnist_file(p))
-            labels.append(label)
-            if limit is not None and len(events) >= limit:
-                break
-        if limit is not None and len(events) >= limit:
-            break
+    per_digit = [sorted((base / str(label)).glob("*.bin")) if (base / str(label)).is_dir() else []
+                 for label in range(10)]
+    # round-robin over the digits, so that ``limit`` keeps the classes balanced
+    order = [(label, files[k]) for k in range(max(map(len, per_digit)))
+             for label, files in enumerate(per_digit) if k < len(files)]
+    if limit is not None:
+        order = order[:int(limit)]
+    order.sort(key=lambda item: (item[0], item[1].name))  # digit folders in turn, files sorted
+    events = [read_nmnist_file(p) for _, p in order]
+    labels = [label for label, _ in order]
     if not events:
         raise ValueError(f"{base}: no .bin files found in digit folders 0..9")
     return EventDataset(events, np.asarray(labels), NMNIST_SENSOR, 10, source=str(base))
@@ -378,3 +380,141 @@ def pool_channels(x: torch.Tensor, factor: int) -> torch.Tensor:
     if pad:
         x = torch.cat([x, x.new_zeros(t, b, pad)], -1)
     return x.reshape(t, b, -1, factor).sum(-1)
+
+
+# ----------------------------------------------------------------------------- datasets for recipes
+def _binned(ds: EventDataset, dt: float, n_steps: int, channel_pool: int, chunk: int = 256):
+    """``(x [N, T, C'] float32, y [N])``, binned in chunks so only the pooled tensor is held."""
+    xs = []
+    for start in range(0, len(ds), chunk):
+        idx = range(start, min(start + chunk, len(ds)))
+        x, _ = ds.to_tensor(dt, n_steps=n_steps, indices=idx)
+        if channel_pool > 1:
+            x = pool_channels(x, channel_pool)
+        xs.append(x.transpose(0, 1).contiguous())
+    return torch.cat(xs), torch.as_tensor(ds.labels, dtype=torch.long)
+
+
+def _check_binning(dt_ms, n_steps, channel_pool, limit, who):
+    if isinstance(dt_ms, bool) or not isinstance(dt_ms, (int, float)) or not dt_ms > 0:
+        raise ValueError(f"{who}: dt_ms must be a positive number of milliseconds per step, got {dt_ms!r}")
+    if n_steps is not None and (isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps <= 0):
+        raise ValueError(f"{who}: n_steps must be a positive int or None (cover the longest sample), got {n_steps!r}")
+    if isinstance(channel_pool, bool) or not isinstance(channel_pool, int) or channel_pool < 1:
+        raise ValueError(f"{who}: channel_pool must be an int >= 1, got {channel_pool!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
+        raise ValueError(f"{who}: limit must be a positive int or None, got {limit!r}")
+
+
+def _latest_step(datasets: Iterable[EventDataset], dt: float) -> int:
+    last = 0
+    for ds in datasets:
+        for ev in ds.events:
+            if ev.size:
+                last = max(last, int(ev["t"].max() // dt) + 1)
+    if last == 0:
+        raise ValueError("the event files hold no events; pass n_steps explicitly")
+    return last
+
+
+def heidelberg_splits(path: str | os.PathLike | None, kind: str = "shd", *, dt_ms: float = 10.0,
+                      n_steps: int | None = None, channel_pool: int = 5, limit: int | None = None) -> dict:
+    """SHD or SSC from the folder that holds the published files, binned for training.
+
+    ``path``: folder with ``shd_train.h5`` and ``shd_test.h5`` (SSC: ``ssc_train.h5``,
+    ``ssc_valid.h5``, ``ssc_test.h5``), uncompressed. Events are binned in ``dt_ms`` ms steps
+    (counts per bin) and neighbouring channels summed in groups of ``channel_pool``; the
+    defaults, 10 ms and 5 (700 -> 140 inputs), are those of Hammouamri et al. (ICLR 2024).
+    ``n_steps=None`` covers the longest sample of all splits; ``limit`` reads only the first
+    samples of each file (quick runs). Returns ``dict(train, test, [val], class_names, n_steps)``
+    of :class:`axonal.data.core.SequenceDataset` for ``axonal.data.load_dataset``.
+    """
+    from .core import SequenceDataset
+
+    who = kind
+    if path is None:
+        raise ValueError(f"{who}: pass the folder with the {kind}_*.h5 files as the dataset option path=...; "
+                         "the files cannot be downloaded here (https://zenkelab.org/resources/"
+                         "spiking-heidelberg-datasets-shd/, gunzip them first)")
+    _check_binning(dt_ms, n_steps, channel_pool, limit, who)
+    root = Path(path)
+    if not root.is_dir():
+        raise ValueError(f"{who}: path={str(root)!r} is not a folder; pass the folder that holds "
+                         f"{kind}_train.h5 and {kind}_test.h5")
+    names = ("train", "valid", "test") if kind == "ssc" else ("train", "test")
+    files = {n: root / f"{kind}_{n}.h5" for n in names}
+    for n, f in files.items():
+        if not f.is_file():
+            gz = f.with_name(f.name + ".gz")
+            hint = f"; found {gz.name}: decompress it with `gunzip {gz}`" if gz.is_file() else ""
+            raise FileNotFoundError(f"{who}: {f} not found{hint}; expected the published files "
+                                    f"{', '.join(p.name for p in files.values())} in {root}")
+    reader = read_ssc if kind == "ssc" else read_shd
+    raw = {n: reader(f, limit=limit) for n, f in files.items()}
+    dt = float(dt_ms) * 1000.0
+    t_len = n_steps if n_steps is not None else _latest_step(raw.values(), dt)
+    out = {}
+    for n, ds in raw.items():
+        x, y = _binned(ds, dt, t_len, channel_pool)
+        out["val" if n == "valid" else n] = SequenceDataset(x, y)
+    n_classes = SSC_CLASSES if kind == "ssc" else SHD_CLASSES
+    out.update(class_names=tuple(str(c) for c in range(n_classes)), n_steps=t_len)
+    return out
+
+
+def nmnist_splits(path: str | os.PathLike | None, *, dt_ms: float = 10.0, n_steps: int | None = 31,
+                  limit: int | None = None) -> dict:
+    """N-MNIST from the published tree ``<path>/Train|Test/<digit>/*.bin``, binned for training.
+
+    ``[T, B, 2 * 34 * 34]`` counts in ``dt_ms`` ms steps (default 31 steps of 10 ms: the 300 ms
+    saccades); ``limit`` reads at most that many samples per split (the full training set is
+    60000 x T x 2312 floats: mind the memory).
+    """
+    from .core import SequenceDataset
+
+    if path is None:
+        raise ValueError("nmnist: pass the N-MNIST root folder (holding Train/ and Test/) as the "
+                         "dataset option path=...; it cannot be downloaded here")
+    _check_binning(dt_ms, n_steps, 1, limit, "nmnist")
+    raw = {n: read_nmnist(path, n, limit=limit) for n in ("train", "test")}
+    dt = float(dt_ms) * 1000.0
+    t_len = n_steps if n_steps is not None else _latest_step(raw.values(), dt)
+    out = {n: SequenceDataset(*_binned(ds, dt, t_len, 1)) for n, ds in raw.items()}
+    out.update(class_names=tuple(str(c) for c in range(10)), n_steps=t_len)
+    return out
+
+
+__all__ += ["heidelberg_splits", "nmnist_splits"]
+
+
+def event_folder_splits(path: str | os.PathLike | None, sensor_size: Sequence[int] | None, *,
+                        dt_ms: float = 1.0, n_steps: int | None = None) -> dict:
+    """Tonic-layout events ``<path>/train|test/<class>/*.npy`` (:func:`read_event_folder`), binned.
+
+    ``sensor_size`` is Tonic's ``(width, height, polarities)``, e.g. ``[700, 1, 1]`` for audio;
+    timestamps are microseconds, binned in ``dt_ms`` ms steps (``n_steps=None``: the longest
+    sample). Class names are the training folder's sub-folders, sorted, used for both splits.
+    """
+    from .core import SequenceDataset
+
+    if path is None or sensor_size is None:
+        raise ValueError("events: pass path=FOLDER (holding train/<class>/*.npy and test/<class>/*.npy) and "
+                         "sensor_size=[width, height, polarities]")
+    if len(sensor_size) != 3 or any(int(s) <= 0 for s in sensor_size):
+        raise ValueError(f"events: sensor_size must be [width, height, polarities] of positive ints, "
+                         f"got {sensor_size!r}")
+    _check_binning(dt_ms, n_steps, 1, None, "events")
+    root = Path(path)
+    if not (root / "train").is_dir() or not (root / "test").is_dir():
+        raise FileNotFoundError(f"events: {root} needs train/ and test/ folders with <class>/*.npy inside")
+    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+    size = tuple(int(s) for s in sensor_size)
+    raw = {n: read_event_folder(root / n, size, classes) for n in ("train", "test")}
+    dt = float(dt_ms) * 1000.0
+    t_len = n_steps if n_steps is not None else _latest_step(raw.values(), dt)
+    out = {n: SequenceDataset(*_binned(ds, dt, t_len, 1)) for n, ds in raw.items()}
+    out.update(class_names=tuple(classes), n_steps=t_len)
+    return out
+
+
+__all__ += ["event_folder_splits"]

@@ -65,3 +65,15 @@ def _register_builtin() -> None:
 
 
 _register_builtin()
+
+
+def _register_delay_models() -> None:
+    """Learnable / heterogeneous synaptic delays (issue 4): DCLS-Delays and the motif detector."""
+    from .dcls_delays import DCLSDelaysConfig, _build_dcls
+    from .heterogeneous_delays import HeterogeneousDelayConfig, _build_motif
+
+    register_model("dcls_delays", DCLSDelaysConfig)(_build_dcls)
+    register_model("heterogeneous_delays", HeterogeneousDelayConfig)(_build_motif)
+
+
+_register_delay_models()

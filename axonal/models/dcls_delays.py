@@ -26,12 +26,14 @@ channels summed in groups of 5, see :func:`axonal.data.neuromorphic.pool_channel
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Literal, Sequence
 
 import torch
 from torch import nn
+from pydantic import Field, field_validator
 from torch.nn import functional as F
 
+from ..config import _Section
 from ..network import Sequential
 from ..neurons import LIF
 from ..surrogate import ATan
@@ -182,3 +184,112 @@ class DCLSDelaySNN(nn.Module):
     @staticmethod
     def predict(membrane: torch.Tensor) -> torch.Tensor:
         return summed_softmax_predict(membrane)
+
+
+# ----------------------------------------------------------------------------- zoo entry (recipes)
+class DCLSDelaysConfig(_Section):
+    """``model`` section of ``architecture: dcls_delays`` (:class:`DCLSDelayClassifier`).
+
+    Defaults are the paper's SHD configuration (Hammouamri et al. 2024, ``best_config_SHD.py``):
+    2 x 256 hidden LIF, dropout 0.4, max delay 25 steps, tau 1.005 steps, ATan alpha 5, BatchNorm,
+    positions learned at ``positions_lr_factor = 100`` times the weights' learning rate
+    (``optimiser.lr``), Gaussian width from ``max_delay // 2`` down to 0.23 over the first
+    quarter of the epochs. ``delays``: ``learn`` | ``random`` (fixed, the paper's
+    ``snn_delays_lr0``) | ``none`` (plain linear synapses, the paper's ``snn``).
+    """
+
+    architecture: Literal["dcls_delays"] = "dcls_delays"
+    hidden: list[int] = Field(default_factory=lambda: [256, 256], min_length=1)
+    max_delay: int = Field(25, ge=0)
+    delays: Literal["learn", "random", "none"] = "learn"
+    tau: float = Field(1.005, ge=1.0)
+    dropout: float = Field(0.4, ge=0.0, lt=1.0)
+    surrogate_alpha: float = Field(5.0, gt=0)
+    batch_norm: bool = True
+    pad_end: bool = True
+    sigma_start: float | None = Field(None, gt=0)   # None: max_delay // 2 (the paper's K // 2)
+    sigma_end: float = Field(0.23, gt=0)
+    sigma_fraction: float = Field(0.25, gt=0, le=1)  # share of the epochs over which sigma shrinks
+    positions_lr_factor: float = Field(100.0, ge=0)  # 0 freezes the positions (like delays=random)
+    backend: Literal["auto", "scan", "numba"] = "auto"
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_sizes(cls, v):
+        if any(n <= 0 for n in v):
+            raise ValueError(f"hidden layer sizes must be positive integers, got {v}")
+        return v
+
+
+class DCLSDelayClassifier(nn.Module):
+    """:class:`DCLSDelaySNN` as a zoo classifier: ``forward(x [T, B, C]) -> scores [B, K]``.
+
+    ``scores = sum_t softmax(v_t)`` of the readout membrane, so the training loop's
+    ``cross_entropy(scores, y)`` *is* the paper's ``loss='sum'`` and ``argmax`` its prediction.
+    The hooks the :class:`axonal.train.Trainer` calls when a model has them give the paper's
+    recipe: :meth:`optimizer_groups` (positions at ``positions_lr_factor x lr`` without weight
+    decay, none on BatchNorm), :meth:`start_epoch` (the Gaussian-width schedule) and
+    :meth:`after_step` (clamp the positions). In ``eval()`` every delay is an integer.
+    """
+
+    def __init__(self, snn: DCLSDelaySNN, encoder: nn.Module | None = None, *,
+                 positions_lr_factor: float = 100.0, sigma_start: float | None = None,
+                 sigma_end: float = 0.23, sigma_fraction: float = 0.25):
+        super().__init__()
+        self.encoder = encoder
+        self.snn = snn
+        self.positions_lr_factor = float(positions_lr_factor)
+        self.sigma_start = float(sigma_start) if sigma_start else float(max(snn.max_delay // 2, 1))
+        self.sigma_end = float(sigma_end)
+        self.sigma_fraction = float(sigma_fraction)
+
+    @classmethod
+    def from_config(cls, section: DCLSDelaysConfig, n_inputs: int, n_classes: int,
+                    encoder: nn.Module | None = None, generator: torch.Generator | None = None):
+        snn = DCLSDelaySNN(n_inputs, n_classes, hidden=tuple(section.hidden), max_delay=section.max_delay,
+                           delays=section.delays, tau=section.tau, dropout=section.dropout,
+                           surrogate_alpha=section.surrogate_alpha, batch_norm=section.batch_norm,
+                           pad_end=section.pad_end, sigma=section.sigma_start, backend=section.backend,
+                           generator=generator)
+        return cls(snn, encoder, positions_lr_factor=section.positions_lr_factor,
+                   sigma_start=section.sigma_start, sigma_end=section.sigma_end,
+                   sigma_fraction=section.sigma_fraction)
+
+    def membrane(self, x: torch.Tensor) -> torch.Tensor:
+        """Readout membrane ``[T', B, K]`` (after the encoder, if any)."""
+        if self.encoder is not None:
+            x, _ = self.encoder(x)
+        return self.snn(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.softmax(self.membrane(x), dim=-1).sum(0)
+
+    def hidden_layers(self) -> list[str]:
+        """Names of the hidden LIF populations (for rasters), input side first."""
+        return [f"snn.net.layers.{i}" for i, m in enumerate(self.snn.net.layers) if isinstance(m, LIF)]
+
+    # -- Trainer hooks --------------------------------------------------------------------------
+    def optimizer_groups(self, lr: float, weight_decay: float = 0.0) -> list[dict]:
+        groups = self.snn.param_groups(lr, lr * self.positions_lr_factor, weight_decay)
+        enc = [p for p in (self.encoder.parameters() if self.encoder is not None else ()) if p.requires_grad]
+        if enc:
+            groups.append({"params": enc, "lr": lr, "weight_decay": weight_decay, "name": "encoder"})
+        return groups
+
+    def start_epoch(self, epoch: int, epochs: int) -> float:
+        sigma = sigma_schedule(epoch, epochs, self.sigma_start, self.sigma_end, self.sigma_fraction)
+        set_sigma(self, sigma)
+        return sigma
+
+    def after_step(self) -> None:
+        clamp_positions(self)
+
+
+def _build_dcls(section, info, encoder):
+    from . import encoded_channels
+
+    return DCLSDelayClassifier.from_config(section, n_inputs=encoded_channels(encoder, info),
+                                           n_classes=info.n_classes, encoder=encoder)
+
+
+__all__ += ["DCLSDelaysConfig", "DCLSDelayClassifier"]

@@ -34,6 +34,18 @@ each input spike adds its outgoing weights at the delayed output times, touching
 ``#events x out`` numbers instead of ``T x B x in x out x (max_delay + 1)``. The result equals
 the dense path.
 
+Round trip (training form -> evaluation form). At integer positions the Gaussian form differs
+from the integer shift only by the weight its tails leave on the neighbouring taps: per
+synapse at most ``|w| * 2 exp(-1 / (2 sigma^2))`` (``< 1.6e-4 |w|`` at the paper's final
+``sigma = 0.23``); ``integer_delays()`` returns the positions exactly, and ``set_delays`` of
+integer delays followed by ``integer_delays()`` gives them back unchanged (tests/test_delays.py).
+Off the integers the evaluation form rounds the positions; what that costs in accuracy is
+measured by ``experiments/delays_timing_task.py`` (the paper: "accuracy is always reported with
+integer delays").
+
+SynOps (``axonal.metrics``): every input event reaches each of the ``out_features`` synapses it
+feeds once (at its delay), so the layer counts like ``nn.Linear``: ``events x out_features``.
+
 Streaming: the state is the last ``max_delay`` input steps (``DelayState.buffer``
 ``[max_delay, B, in]``); passing it back continues the sequence exactly.
 """
@@ -320,6 +332,15 @@ class DelayedLinear(Temporal):
             return False
         density = float((x != 0).sum()) / max(x.numel(), 1)
         return density < 0.25
+
+    def synaptic_operations(self, inputs: tuple, output):
+        """SynOps protocol of ``axonal.metrics``: ``(events x out, elements x out)``.
+
+        One synapse per (input, output) pair whatever its delay, so each nonzero input element
+        is delivered ``out_features`` times, as in a linear layer.
+        """
+        x = inputs[0].detach()
+        return (x != 0).sum() * self.out_features, x.numel() * self.out_features
 
     def extra_repr(self) -> str:
         kind = "learned" if self.learn_delays else "fixed"

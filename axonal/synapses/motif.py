@@ -14,7 +14,7 @@ with the largest mean logit over positions (:func:`motif_decision`). For motifs 
 once per sequence (e.g. :mod:`axonal.data.timing_task`) both take ``over_time="max"``: the
 largest logit over time. Sparse delays: keep the
 ``top_k`` largest taps of every synapse, or prune the smallest weights of the whole kernel
-(:meth:`HeterogeneousDelayDetector.prune_by_magnitude`); :meth:`synaptic_operations` counts
+(:meth:`HeterogeneousDelayDetector.prune_by_magnitude`); :meth:`event_operations` counts
 ``sum over events of the non-zero weights each event reaches`` (the paper's SOP measure).
 
 Input is time-major ``[T, B, C]`` (no space) or ``[T, B, C, H, W]`` (2-D space, e.g. DVS
@@ -147,14 +147,24 @@ class HeterogeneousDelayDetector(Temporal):
         return y, new_state
 
     @torch.no_grad()
-    def synaptic_operations(self, x: torch.Tensor) -> int:
+    def event_operations(self, x: torch.Tensor) -> int:
         """Accumulates caused by the events of ``x``: sum over events of the non-zero weights that
         the event's input address feeds (``[T, B, C]``: ``sum_c events_c * nnz(K[:, c])``; with
-        space, border effects ignored)."""
+        space, border effects ignored). Grimaldi & Perrinet's SOP count (#events x #weights)."""
         nnz = (self.effective_weight() != 0).flatten(2).sum(-1).sum(0)  # per input channel
         counts = (x != 0).transpose(0, 2).flatten(1).sum(-1)  # events per channel
         mult = 2 if self.polarity_symmetric else 1
         return int((counts.to(nnz.dtype) * nnz).sum()) * mult
+
+    @torch.no_grad()
+    def synaptic_operations(self, inputs: tuple, output):
+        """SynOps protocol of ``axonal.metrics``: ``(event_operations(x), dense MACs)``; dense
+        counts every input element times every weight it meets (``n_classes x n_delays x``
+        kernel area, doubled with ``polarity_symmetric``)."""
+        x = inputs[0]
+        per_input = self.n_classes * self.n_delays * (self.kernel_size or 1) ** 2
+        mult = 2 if self.polarity_symmetric else 1
+        return self.event_operations(x), x.numel() * per_input * mult
 
 
 def motif_loss(logits: torch.Tensor, target: torch.Tensor, over_time: str | None = None) -> torch.Tensor:

@@ -10,6 +10,10 @@ folder (``output.dir`` or ``run_dir=``)::
     raster.png             spikes of a hidden layer for one test sample
     training_curves.png    loss and accuracy per epoch
 
+Model hooks, used when the model has them: ``optimizer_groups(lr, weight_decay)`` (its own
+optimiser parameter groups), ``start_epoch(epoch, epochs)`` (before each training epoch) and
+``after_step()`` (after each optimiser step); ``axonal.models.dcls_delays`` uses all three.
+
 Reproducibility: every seed comes from the recipe; each epoch's shuffling order is derived from
 ``(seed, epoch)`` alone, and the torch / numpy / python RNG states are saved with every
 checkpoint, so ``Trainer.resume(run_dir).fit()`` after an interruption ends with the same
@@ -143,6 +147,10 @@ class Trainer:
         self.model = build_model(cfg.model, self.info, encoder).to(self.device)
         o = cfg.optimiser
         params = [p for p in self.model.parameters() if p.requires_grad]
+        if callable(getattr(self.model, "optimizer_groups", None)):
+            # a model with its own parameter groups (e.g. DCLS delays: positions at another lr)
+            params = [g for g in self.model.optimizer_groups(lr=o.lr, weight_decay=o.weight_decay)
+                      if g["params"]]
         if o.name == "sgd":
             self.optimizer = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
         else:
@@ -167,6 +175,9 @@ class Trainer:
     # ------------------------------------------------------------------ epochs
     def train_epoch(self, epoch: int) -> dict:
         self.model.train()
+        if callable(getattr(self.model, "start_epoch", None)):  # per-epoch schedule (DCLS sigma)
+            self.model.start_epoch(epoch, self.config.training.epochs)
+        after_step = getattr(self.model, "after_step", None)    # e.g. clamp learned delays
         total_loss, correct, n = 0.0, 0, 0
         clip = self.config.training.grad_clip
         for x, y in self._loader(self.splits.train, True, epoch):
@@ -178,6 +189,8 @@ class Trainer:
             if clip:
                 nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.optimizer.step()
+            if callable(after_step):
+                after_step()
             total_loss += float(loss.detach()) * y.shape[0]
             correct += int((scores.detach().argmax(-1) == y).sum())
             n += y.shape[0]
