@@ -15,5 +15,5 @@ fi
 if [[ "$which" == all || "$which" == brainpy ]]; then
   "$PY" -m venv .bench-venvs/brainpy
   .bench-venvs/brainpy/bin/pip install -q --upgrade pip
-  .bench-venvs/brainpy/bin/pip install -q brainpy "jax[cpu]"
+  .bench-venvs/brainpy/bin/pip install -q brainpy "jax[cpu]" numba   # brainevent's CPU event kernels need numba
 fi
