@@ -69,7 +69,8 @@ def run_worker(lib: str, cfg: dict, seed: int, timeout: float = 900.0) -> dict:
         dur_s = cfg["duration_ms"] * 1e-3
         counts = np.bincount(d["neurons"], minlength=n)
         cv = isi_cv(d["times"], d["neurons"], n)
-        return dict(library=lib, seed=seed, version=str(d["version"]), build_s=float(d["build_s"]),
+        return dict(library=lib, seed=seed, version=str(d["version"]), import_s=float(d["import_s"]),
+                    build_s=float(d["build_s"]),
                     first_s=float(d["first_s"]), steady_s=float(d["second_s"]), process_s=wall,
                     rate_hz=float(counts.mean() / dur_s),
                     rate_exc_hz=float(counts[:cfg["n_exc"]].mean() / dur_s),
@@ -148,11 +149,11 @@ def markdown(res: dict) -> str:
                   f"{cfg['duration_ms']:.0f} ms at dt = {cfg['dt']} ms, bias {cfg['i_bias']} mV). "
                   "Times are medians over the rounds (min in parentheses); ratio = library / axonal "
                   "(above 1: axonal is faster).", "",
-                  "| library | version | build s | first run s (incl. codegen/JIT) | steady run s | "
+                  "| library | version | import s | build s | first run s (incl. codegen/JIT) | steady run s | "
                   "steady ratio | first-run ratio | rate Hz (mean ± sd over seeds) | E / I Hz | CV ISI |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         med = {lib: {k: statistics.median(r[k] for r in runs if r["library"] == lib)
-                     for k in ("build_s", "first_s", "steady_s")} for lib in libs}
+                     for k in ("import_s", "build_s", "first_s", "steady_s")} for lib in libs}
         for lib in libs:
             rr = [r for r in runs if r["library"] == lib]
             rates = [r["rate_hz"] for r in rr]
@@ -162,7 +163,8 @@ def markdown(res: dict) -> str:
             ratio = (f"{med[lib]['steady_s'] / base['steady_s']:.2f}x" if base else "-")
             ratio1 = (f"{med[lib]['first_s'] / base['first_s']:.2f}x" if base else "-")
             lines.append(
-                f"| {lib} | {versions[lib]} | {med[lib]['build_s']:.2f} | {med[lib]['first_s']:.2f} "
+                f"| {lib} | {versions[lib]} | {med[lib]['import_s']:.2f} | {med[lib]['build_s']:.2f} | "
+                f"{med[lib]['first_s']:.2f} "
                 f"({mn['first_s']:.2f}) | {med[lib]['steady_s']:.2f} ({mn['steady_s']:.2f}) | {ratio} | "
                 f"{ratio1} | {statistics.mean(rates):.1f} ± {sd:.1f} | "
                 f"{statistics.mean(r['rate_exc_hz'] for r in rr):.1f} / "
@@ -170,8 +172,11 @@ def markdown(res: dict) -> str:
                 f"{statistics.mean(r['cv_isi'] for r in rr):.2f} |")
         cold = ", ".join(f"{lib} {w['build_s'] + w['first_s']:.1f} s" for lib, w in p["warmup"].items()
                          if "error" not in w)
+        proc = ", ".join(f"{lib} {statistics.median(r['process_s'] for r in runs if r['library'] == lib):.1f} s"
+                         for lib in libs)
         lines += ["", f"Warm-up run (build + first run; for Brian2 this includes compiling its cython "
-                  f"code unless already cached from an earlier session): {cold}.", ""]
+                  f"code unless already cached from an earlier session): {cold}. Whole worker process "
+                  f"(interpreter start, imports, build, both runs, saving the spikes), median: {proc}.", ""]
     return "\n".join(lines)
 
 
