@@ -18,7 +18,9 @@ configurations). Tasks: memory capacity (uniform input, delays 1..60) and NARMA-
 the readout is ridge regression; validation picks the configuration, test data scores it.
 
     python experiments/reservoirs.py nalsm --seeds 0 1 2 [--steps 100] [--out nalsm.json]
+    python experiments/reservoirs.py nalsm-convergence --seeds 0 1 2 --astro-weight 0.015 --passes 5
     python experiments/reservoirs.py adaptive --seeds 0 1 2 [--out adaptive.json]
+    python experiments/reservoirs.py summarize nalsm_seed0.json nalsm_seed1.json ...
 """
 from __future__ import annotations
 
@@ -105,17 +107,59 @@ def run_nalsm(args):
     # raw-pixel reference (same readout)
     from sklearn.linear_model import LogisticRegression
     pix = LogisticRegression(C=args.C, max_iter=2000).fit(tr.x.numpy(), tr.y.numpy()).score(te.x.numpy(), te.y.numpy())
-    summary = {}
-    for name, _, _ in nalsm_conditions(args.astro_weights):
-        rs = [r for r in rows if r["condition"] == name]
-        summary[name] = {k: mean_std([r[k] for r in rs]) for k in
-                         ("test_accuracy", "branching_factor", "mr_branching_ratio", "rate_hz")}
     print(f"\nraw pixels, logistic regression: {pix:.4f}")
-    print(f"{'condition':20s} {'test accuracy':>18s} {'branching factor':>18s} {'MR m':>16s} {'rate Hz':>14s}")
+    return dict(rows=rows, summary=summarize_nalsm(rows), raw_pixel_accuracy=pix)
+
+
+NALSM_KEYS = ("test_accuracy", "branching_factor", "mr_branching_ratio", "rate_hz")
+
+
+def summarize_nalsm(rows):
+    """Mean and std over seeds per condition; prints the table."""
+    names = list(dict.fromkeys(r["condition"] for r in rows))
+    summary = {}
+    for name in names:
+        rs = [r for r in rows if r["condition"] == name]
+        summary[name] = {k: mean_std([r[k] for r in rs]) for k in NALSM_KEYS}
+        summary[name]["seeds"] = sorted(r["seed"] for r in rs)
+    print(f"{'condition':20s} {'test accuracy':>18s} {'branching factor':>18s} {'MR m':>16s} {'rate Hz':>16s}")
     for name, s in summary.items():
-        print(f"{name:20s} " + " ".join(f"{s[k][0]:9.4f} ± {s[k][1]:.4f}" for k in
-                                         ("test_accuracy", "branching_factor", "mr_branching_ratio", "rate_hz")))
-    return dict(rows=rows, summary=summary, raw_pixel_accuracy=pix)
+        print(f"{name:20s} " + " ".join(f"{s[k][0]:9.4f} ± {s[k][1]:.4f}" for k in NALSM_KEYS)
+              + f"  seeds {s['seeds']}")
+    return summary
+
+
+def run_nalsm_convergence(args):
+    """Branching factor, rate and astrocyte value after each plasticity pass (does sigma settle?)."""
+    tr, te = digits()
+    rows = []
+    for seed in args.seeds:
+        g = torch.Generator().manual_seed(1000 + seed)
+        x_te = input_layer_spikes(rate_encode(te.x[: args.bf_samples], args.steps, gain=args.gain, generator=g))
+        cfg = NALSMConfig(input_density=args.input_density, astro_weight=args.astro_weight)
+        liq = SpatialLiquid(64, cfg, mode=args.mode, seed=seed)
+        for p in range(args.passes + 1):
+            if p > 0:
+                order = torch.randperm(len(tr.x), generator=g)
+                liq.plasticity_phase(input_layer_spikes(rate_encode(tr.x[order], args.init_steps, gain=args.gain,
+                                                                    generator=g)))
+            s = liq(x_te)[10:]
+            w = liq.weights()
+            row = dict(seed=seed, passes=p, branching_factor=network_branching_factor(s, liq.adjacency(), window=4),
+                       mr_branching_ratio=mr_branching_ratio(population_activity(s.float()), max_lag=10).m,
+                       rate_hz=float(s.float().mean()) * 1000.0, astro=liq.modulator_value,
+                       w_exc_mean=float(w[w > 0].mean()) if (w > 0).any() else 0.0,
+                       w_inh_mean=float(w[w < 0].mean()) if (w < 0).any() else 0.0)
+            rows.append(row)
+            print(f"seed {seed} pass {p} bf {row['branching_factor']:.3f} mr {row['mr_branching_ratio']:.3f} "
+                  f"rate {row['rate_hz']:.1f} Hz A {row['astro']:.3f} wE {row['w_exc_mean']:.3f} "
+                  f"wI {row['w_inh_mean']:.3f}", flush=True)
+    print()
+    for p in range(args.passes + 1):
+        rs = [r for r in rows if r["passes"] == p]
+        print(f"passes {p}: " + "  ".join(f"{k} {mean_std([r[k] for r in rs])[0]:.3f} ± {mean_std([r[k] for r in rs])[1]:.3f}"
+                                          for k in ("branching_factor", "mr_branching_ratio", "rate_hz", "astro")))
+    return dict(rows=rows)
 
 
 # ============================================================================ adaptive
@@ -159,8 +203,7 @@ def run_adaptive(args):
                 else as_time_major(narma10(T, seed=95 + seed).inputs)
             ut = as_time_major(u)
 
-            def score(res, sl_fit, sl_eval):
-                x = res(ut)[0][:, 0].double().numpy()
+            def score(x, sl_fit, sl_eval):
                 if task == "memory_capacity":
                     return _mc_score(x, u, sl_fit, sl_eval, args.max_delay)
                 return _narma_score(x, data.targets, sl_fit, sl_eval)
@@ -171,33 +214,58 @@ def run_adaptive(args):
                 "adaptive_homogeneous": [dict(rho=r, mean=m, spread=0.0) for r, m in itertools.product(rhos, means)],
                 "adaptive_heterogeneous": [dict(rho=r, mean=m, spread=args.spread)
                                            for r, m in itertools.product(rhos, means)],
+                # a wider (56-point) search for the global baseline: more tuning than the others get
+                "global_wide": [dict(rho=r, g=g) for r, g in itertools.product(
+                    (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0), (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0))],
             }
-            for fam, configs in families.items():
+            for fam in args.families:
+                configs = families[fam]
                 best = None
                 for cfg in configs:
                     res = EIReservoir(N, 1, spectral_radius=cfg["rho"], seed=seed)
-                    if fam == "global":
+                    if fam.startswith("global"):
                         res.set_global_inhibition(cfg["g"])
                     else:
                         targets = heterogeneous_targets(N, cfg["mean"], cfg["spread"], seed=seed)
                         res.adapt(adapt_u, targets, eta=args.eta)
-                    val = score(res, sl_tr, sl_va)
+                    x = res(ut)[0][:, 0].double().numpy()
+                    val = score(x, sl_tr, sl_va)
                     if best is None or better(val, best[0]):
-                        best = (val, cfg, res)
-                val, cfg, res = best
-                test = score(res, sl_tr, sl_te)
+                        best = (val, cfg, res, x)
+                val, cfg, res, x = best
+                test = score(x, sl_tr, sl_te)
                 rows.append(dict(seed=seed, task=task, family=fam, config=cfg, validation=val, test=test,
                                  inh_gain_mean=float(res.inh_gain.mean()), inh_gain_std=float(res.inh_gain.std())))
                 print(f"seed {seed} {task:16s} {fam:24s} val {val:.4f} test {test:.4f} config {cfg}", flush=True)
+    return dict(rows=rows, summary=summarize_adaptive(rows))
+
+
+def summarize_adaptive(rows):
     summary = {}
     for task in ("memory_capacity", "narma10"):
-        for fam in ("global", "adaptive_homogeneous", "adaptive_heterogeneous"):
-            rs = [r["test"] for r in rows if r["task"] == task and r["family"] == fam]
-            summary[f"{task}/{fam}"] = mean_std(rs)
+        for fam in ("global", "global_wide", "adaptive_homogeneous", "adaptive_heterogeneous"):
+            rs = [r for r in rows if r["task"] == task and r["family"] == fam]
+            if not rs:
+                continue
+            summary[f"{task}/{fam}"] = dict(zip(("mean", "std"), mean_std([r["test"] for r in rs])),
+                                            seeds=sorted(r["seed"] for r in rs))
     print()
-    for k, (m, s) in summary.items():
-        print(f"{k:45s} {m:.4f} ± {s:.4f}")
-    return dict(rows=rows, summary=summary)
+    for k, v in summary.items():
+        print(f"{k:45s} {v['mean']:.4f} ± {v['std']:.4f}  seeds {v['seeds']}")
+    return summary
+
+
+def summarize_files(paths):
+    """Pool the rows of several result files (e.g. one per seed) and print their summary."""
+    results = [json.loads(Path(p).read_text()) for p in paths]
+    rows = [r for res in results for r in res["rows"]]
+    if rows and "condition" in rows[0]:
+        summarize_nalsm(rows)
+        pix = [res.get("raw_pixel_accuracy") for res in results if res.get("raw_pixel_accuracy") is not None]
+        if pix:
+            print(f"raw pixels, logistic regression: {pix[0]:.4f}")
+    else:
+        summarize_adaptive(rows)
 
 
 def main(argv=None):
@@ -213,22 +281,41 @@ def main(argv=None):
     a.add_argument("--C", type=float, default=0.1, help="inverse regularisation of the logistic readout")
     a.add_argument("--bf-samples", type=int, default=200)
     a.add_argument("--out", type=str, default=None)
+    v = sub.add_parser("nalsm-convergence")
+    v.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    v.add_argument("--mode", default="astrocyte", choices=["astrocyte", "stdp", "none"])
+    v.add_argument("--astro-weight", type=float, default=0.015)
+    v.add_argument("--passes", type=int, default=5)
+    v.add_argument("--steps", type=int, default=100)
+    v.add_argument("--init-steps", type=int, default=20)
+    v.add_argument("--gain", type=float, default=0.1)
+    v.add_argument("--input-density", type=float, default=0.8)
+    v.add_argument("--bf-samples", type=int, default=150)
+    v.add_argument("--out", type=str, default=None)
     b = sub.add_parser("adaptive")
     b.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     b.add_argument("--neurons", type=int, default=200)
     b.add_argument("--task-len", type=int, default=4000)
     b.add_argument("--adapt-len", type=int, default=2000)
     b.add_argument("--max-delay", type=int, default=60)
-    b.add_argument("--rhos", type=float, nargs="+", default=[0.5, 1.0, 2.0, 4.0])
-    b.add_argument("--global-gains", type=float, nargs="+", default=[0.5, 1.0, 2.0])
-    b.add_argument("--target-means", type=float, nargs="+", default=[0.15, 0.25, 0.4])
+    b.add_argument("--rhos", type=float, nargs="+", default=[0.5, 1.0, 2.0, 4.0, 8.0])
+    b.add_argument("--global-gains", type=float, nargs="+", default=[0.5, 1.0, 1.5, 2.0])
+    b.add_argument("--target-means", type=float, nargs="+", default=[0.15, 0.25, 0.35, 0.45])
     b.add_argument("--spread", type=float, default=0.8)
     b.add_argument("--eta", type=float, default=0.05)
+    b.add_argument("--families", nargs="+", default=["global", "adaptive_homogeneous", "adaptive_heterogeneous"],
+                   choices=["global", "global_wide", "adaptive_homogeneous", "adaptive_heterogeneous"])
     b.add_argument("--out", type=str, default=None)
+    c = sub.add_parser("summarize", help="pool result files (e.g. one per seed) and print the table")
+    c.add_argument("files", nargs="+")
     args = p.parse_args(argv)
+    if args.part == "summarize":
+        summarize_files(args.files)
+        return
     torch.set_num_threads(1)
     t0 = time.time()
-    result = run_nalsm(args) if args.part == "nalsm" else run_adaptive(args)
+    run = {"nalsm": run_nalsm, "nalsm-convergence": run_nalsm_convergence, "adaptive": run_adaptive}[args.part]
+    result = run(args)
     result["provenance"] = provenance(args)
     result["seconds"] = time.time() - t0
     print(f"total {result['seconds']:.0f} s")
