@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _stdp_project(spk_pre, n_spk_pre, spk_post, n_spk_post, indptr, indices, weights,
                   post_ptr, post_syn, post_pre, x_pre, x_post, a_first_pos, a_first_neg,
                   a_second_pos, a_second_neg, mirror, w_min, w_max):
@@ -62,7 +62,7 @@ def _stdp_project(spk_pre, n_spk_pre, spk_post, n_spk_post, indptr, indices, wei
                 weights[k] = hi
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def simulate(n_steps, t_abs0, dt, integrator,
              # neurons [N]
              v, last_spike, tau_m, v_rest, v_reset, v_thresh, ref_steps, i_bias,
@@ -99,6 +99,7 @@ def simulate(n_steps, t_abs0, dt, integrator,
     spk = np.empty(N, dtype=np.int64)
     spk_u = np.empty(max(n_in, 1), dtype=np.int64)
     K = rec_idx.shape[0]
+    dt_tau = dt / tau_m
     for s in range(n_steps):
         if cap - n_rec < N:
             return s, n_rec
@@ -120,7 +121,7 @@ def simulate(n_steps, t_abs0, dt, integrator,
                 drive += i_ext[s, i]
             vi = v[i]
             if integrator == 0:  # forward Euler
-                vi += dt / tau_m[i] * (drive - gsum * vi)
+                vi += dt_tau[i] * (drive - gsum * vi)
             else:  # exponential Euler: exact for conductances constant over the step
                 vinf = drive / gsum
                 vi = vinf + (vi - vinf) * np.exp(-dt * gsum / tau_m[i])
@@ -152,14 +153,21 @@ def simulate(n_steps, t_abs0, dt, integrator,
         for q in range(K):
             v_trace[s, q] = v[rec_idx[q]]
         # 5. event-driven propagation into the ring buffer
+        base = t % D  # slot of delay d: base + d, wrapped without a division per synapse
         for q in range(ns):
             j = spk[q]
             for k in range(r_indptr[j], r_indptr[j + 1]):
-                ring[(t + r_delays[k]) % D, r_channels[k], r_indices[k]] += r_weights[k]
+                slot = base + r_delays[k]
+                if slot >= D:
+                    slot -= D
+                ring[slot, r_channels[k], r_indices[k]] += r_weights[k]
         for q in range(nu):
             j = spk_u[q]
             for k in range(u_indptr[j], u_indptr[j + 1]):
-                ring[(t + u_delays[k]) % D, u_channels[k], u_indices[k]] += u_weights[k]
+                slot = base + u_delays[k]
+                if slot >= D:
+                    slot -= D
+                ring[slot, u_channels[k], u_indices[k]] += u_weights[k]
         # 6. plasticity, scaled by this step's modulator value
         if r_plastic or u_plastic:
             if mod_mode == 0:
@@ -192,7 +200,7 @@ def simulate(n_steps, t_abs0, dt, integrator,
     return n_steps, n_rec
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _plastic_step(spk_pre, n_pre_spk, spk_post, n_post_spk, indptr, indices, weights, post_ptr,
                   post_syn, post_pre, x_pre, x_post, par, mirror, w_min, w_max, m):
     dpre, dpost, inc, a_plus, a_minus = par[0], par[1], par[2], par[3], par[4]

@@ -86,8 +86,8 @@ def run_network(net, n_steps, input_current, input_spikes, state, plastic, recor
     ch_decay = np.array([c.decay(net.dt) for c in net.channels])
     ch_cond = np.array([c.kind == "conductance" for c in net.channels], dtype=np.uint8)
     ch_erev = np.array([c.e_rev if c.e_rev is not None else 0.0 for c in net.channels])
-    rec = net.recurrent if net.recurrent is not None else _empty_csr(n)
-    inp = net.input if net.input is not None else _empty_csr(n)
+    rec = net.recurrent if net.recurrent is not None else _empty_csr(n, n)
+    inp = net.input if net.input is not None else _empty_csr(0, n)
     rp = _plastic_arrays(net.plasticity, net.recurrent, net.dt, plastic)
     up = _plastic_arrays(net.input_plasticity, net.input, net.dt, plastic)
     any_plastic = rp[0] or up[0]

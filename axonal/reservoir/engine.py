@@ -274,8 +274,10 @@ _EMPTY_F = np.zeros(0)
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 
 
-def _empty_csr(n_post: int) -> Connectivity:
-    return Connectivity(0, n_post, np.zeros(1, np.int64), _EMPTY_I, _EMPTY_F, _EMPTY_I, _EMPTY_I)
+def _empty_csr(n_pre: int, n_post: int) -> Connectivity:
+    """A projection without synapses (every row empty), so the kernel can index any neuron."""
+    return Connectivity(n_pre, n_post, np.zeros(n_pre + 1, np.int64), _EMPTY_I, _EMPTY_F, _EMPTY_I,
+                        _EMPTY_I)
 
 
 @dataclass
