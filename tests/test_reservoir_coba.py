@@ -71,3 +71,34 @@ def test_full_second_rate_and_cv(preset, seed):
     r = run_coba(load_coba_config(preset), seed=seed)
     assert 10.0 <= r.rate_hz <= 25.0
     assert 1.0 <= r.cv_isi <= 2.5
+
+
+def test_same_spikes_as_brian2_on_the_same_network():
+    """Brian2 2.9 (cython, Euler) simulated a 500-neuron COBA network with a 20 mV drive for
+    200 ms (benchmarks/coba_brian2_fixture.py wrote its synapses, initial values and spikes).
+    axonal on the same synapses and initial values, with the conductance decay Brian2's Euler
+    step implies (g <- g (1 - dt/tau), i.e. tau' = -dt / ln(1 - dt/tau)), gives the same spikes."""
+    import math
+    from pathlib import Path
+
+    from axonal.reservoir import Connectivity, LIFParams, SparseNetwork, SynapseChannel
+
+    d = np.load(Path(__file__).parent / "data" / "coba_brian2_small.npz")
+    ne, n = int(d["n_exc"]), int(d["n_exc"] + d["n_inh"])
+    pre, post = d["pre"].astype(int), d["post"].astype(int)
+    exc = pre < ne
+    conn = Connectivity.from_coo(pre, post, np.where(exc, 0.6, 6.7), n, n, channels=np.where(exc, 0, 1))
+    dt = 0.1
+    tau = lambda t: -dt / math.log(1 - dt / t)
+    net = SparseNetwork(LIFParams(n, i_bias=20.0),
+                        channels=(SynapseChannel(tau(5.0), "conductance", 0.0),
+                                  SynapseChannel(tau(10.0), "conductance", -80.0)),
+                        recurrent=conn, dt=dt)
+    state = net.initial_state(d["v0"])
+    state.g[0], state.g[1] = d["ge0"], d["gi0"]
+    res = net.run(int(d["steps"]), state=state)
+    ours = res.raster().numpy()
+    theirs = np.zeros_like(ours)
+    theirs[d["spike_steps"], d["spike_neurons"].astype(int)] = True
+    assert theirs.sum() > 1000                     # the fixture is an active network
+    assert np.array_equal(ours, theirs), f"{(ours != theirs).sum()} spikes differ"

@@ -109,7 +109,9 @@ COBA_PRESETS = {
 def load_coba_config(source="coba", overrides: dict | None = None) -> COBAConfig:
     """A preset name (``COBA_PRESETS``), a YAML file path, a dict or a config; then ``overrides``.
 
-    The shipped recipe ``axonal/recipes/coba.yaml`` is the default preset written out.
+    The shipped recipe ``axonal/reservoir/coba.yaml`` (``load_coba_config("coba.yaml")``) is the
+    default preset written out. It lives beside this module, not in ``axonal/recipes``, whose
+    files are training recipes of ``axonal.config``.
     """
     import yaml
 
@@ -122,7 +124,7 @@ def load_coba_config(source="coba", overrides: dict | None = None) -> COBAConfig
     elif isinstance(source, (str, Path)) and (Path(source).exists() or str(source).endswith(".yaml")):
         path = Path(source)
         if not path.exists():
-            path = Path(str(resources.files("axonal") / "recipes" / path.name))
+            path = Path(str(resources.files("axonal.reservoir") / path.name))
         base = COBAConfig.from_dict(yaml.safe_load(path.read_text()) or {}).to_dict()
     else:
         raise ValueError(f"unknown COBA source {source!r}; use one of {sorted(COBA_PRESETS)}, a YAML "

@@ -51,14 +51,15 @@ def _as_array(x, name: str) -> np.ndarray:
     return np.asarray(x)
 
 
-@dataclass
+@dataclass(eq=False)
 class Connectivity:
     """Synapses of one projection in CSR by presynaptic neuron (see the module docstring).
 
     ``weights`` is float64 and may be changed in place (plasticity does); use
     :meth:`get_weights` / :meth:`set_weights` from outside. ``delays`` are integer steps
     (0 = the spike acts on the next step, as a delay of 0 in Brian2). ``spec`` is the
-    generator's recipe (``None`` for a connectivity built from arrays).
+    generator's recipe (``None`` for a connectivity built from arrays). Compare two with
+    :meth:`equal` (``==`` is identity).
     """
 
     n_pre: int

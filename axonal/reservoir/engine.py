@@ -195,8 +195,9 @@ class ActivityModulator:
         m_{t+1} = clip(m_t + (w_rec * n_rec_spikes_t + w_in * n_input_spikes_t + bias - m_t) / tau)
 
     to ``[lo, hi]``, starting at ``initial``; ``m_t`` scales the STDP amplitude(s) of step ``t``.
-    NALSM's astrocyte (core.md §8): ``tau = 100 ms / dt``-steps... given here in ms,
-    ``w_rec = w_a``, ``w_in = -w_a``, ``bias = initial = A_0``.
+    ``tau`` is in ms (the kernel divides by ``tau / dt`` steps). NALSM's astrocyte (Ivanov &
+    Michmizos 2021, core.md §8) is ``tau = 100`` (dt = 1 ms), ``w_rec = w_a``, ``w_in = -w_a``
+    (``w_a = 0.015`` for 1000 neurons), ``bias = initial = A_0``.
     """
 
     tau: float = 100.0
