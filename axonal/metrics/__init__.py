@@ -4,7 +4,12 @@
         out, _ = model(x)                     # x: [T, B, ...]
     acc = accuracy(readout(out, "sum"), y)
     summary = summarize(mon.report(), accuracy=acc)   # .to_dict() for JSON, .table() to print
+
+Reservoir scores: ``memory_capacity``, ``nrmse``, ``ridge_fit`` (``.reservoir``); branching ratio of
+spiking activity: ``mr_branching_ratio``, ``network_branching_factor`` (``.criticality``).
 """
+from .criticality import (MREstimate, branching_process, branching_ratio_regression, mr_branching_ratio,
+                          network_branching_factor, population_activity)
 from .energy import ENERGY_TABLES, EnergyEstimate, EnergyTable, Summary, energy, get_energy_table, summarize
 from .monitor import SpikeMonitor, synaptic_operations
 from .readout import (
@@ -18,6 +23,7 @@ from .readout import (
     spike_count,
 )
 from .report import LayerActivity, LayerSynOps, MonitorReport
+from .reservoir import memory_capacity, nrmse, ridge_fit, ridge_predict
 from .synops import (
     SynapticCount,
     conv_synops,
