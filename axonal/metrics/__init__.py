@@ -23,6 +23,7 @@ from .readout import (
     spike_count,
 )
 from .report import LayerActivity, LayerSynOps, MonitorReport
+from .spike_statistics import firing_rates, isi_cv
 from .reservoir import memory_capacity, nrmse, ridge_fit, ridge_predict
 from .synops import (
     SynapticCount,

@@ -5,15 +5,31 @@
 - :mod:`.engine`: :class:`SparseNetwork`, an event-driven simulator of LIF populations with
   current/conductance exponential synapses, per-synapse delays and sparse trace STDP with a
   global modulator (numba kernel ``axonal.kernels._numba_sparse_net``).
+- :mod:`.coba`: the COBA benchmark network (Brette et al. 2007).
+- :mod:`.lsm`: liquid state machine (fixed liquid -> binned state features -> readout).
+- :mod:`.nalsm`: neuron-astrocyte LSM (Ivanov & Michmizos 2021): 3-D liquid on the engine whose
+  STDP depression an astrocyte sets from liquid minus input activity.
+- :mod:`.adaptive`: E/I rate reservoir with local homeostatic inhibition (Srinivasan et al. 2025).
+- :mod:`.zero_shot`: contrastive heads for zero-shot readout of reservoir states.
 """
 from .connectivity import (GROUP_EXC, GROUP_INH, Connectivity, distance_connectivity,
                            excitatory_mask, grid_positions, random_connectivity, random_positions)
 from .engine import (ActivityModulator, LIFParams, NetworkState, SimulationResult, SparseNetwork,
                      SynapseChannel, TraceSTDP)
+from .adaptive import (EIReservoir, EIReservoirParams, EIReservoirState, ei_reservoir_step,
+                       heterogeneous_targets, homeostatic_inhibition_step)
+from .lsm import LiquidStateMachine, liquid_features
+from .nalsm import PLASTICITY_MODES, NALSMConfig, SpatialLiquid, input_layer_spikes
+from .zero_shot import ContrastiveHeads, info_nce, nearest_prototype
 
 __all__ = [
     "Connectivity", "random_connectivity", "distance_connectivity", "grid_positions",
     "random_positions", "excitatory_mask", "GROUP_EXC", "GROUP_INH",
     "LIFParams", "SynapseChannel", "TraceSTDP", "ActivityModulator", "NetworkState",
     "SimulationResult", "SparseNetwork",
+    "EIReservoir", "EIReservoirParams", "EIReservoirState", "ei_reservoir_step",
+    "heterogeneous_targets", "homeostatic_inhibition_step",
+    "LiquidStateMachine", "liquid_features",
+    "NALSMConfig", "SpatialLiquid", "input_layer_spikes", "PLASTICITY_MODES",
+    "ContrastiveHeads", "info_nce", "nearest_prototype",
 ]
