@@ -128,7 +128,8 @@ def evaluate(w, spikes, target, cue, latency):
     mean_y = torch.stack([y[:, cue == k].mean(1) for k in range(N_CUES)], 1)     # [T, cues]
     peak_t = mean_y[window].argmax(0) + GATE_START - WARM
     amp = mean_y[window].max(0).values
-    corr = float(np.corrcoef(amp.numpy(), P_OUTCOME.numpy())[0, 1])
+    a = amp.numpy()
+    corr = float(np.corrcoef(a, P_OUTCOME.numpy())[0, 1]) if a.std() > 0 else None   # None: w = 0
     return dict(nmse=nmse, timing_error_ms=float((peak_t - latency).abs().float().mean()),
                 amplitude_probability_corr=corr, amplitudes=[round(float(a), 3) for a in amp])
 
@@ -192,7 +193,7 @@ def main(argv=None):
             ("readapted", "amplitude_probability_corr")]
     summary = {}
     for a, b in keys:
-        v = np.array([r[a] if b is None else r[a][b] for r in rows])
+        v = np.array([r[a] if b is None else r[a][b] for r in rows], dtype=float)
         name = a if b is None else f"{a}/{b}"
         summary[name] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
         print(f"{name:<40} {v.mean():7.3f} +- {summary[name]['std']:.3f}")

@@ -79,7 +79,7 @@ def make_layer(kind, learned, n_in, input_rate):
     """A spiking layer ``[T, B, n_in] -> [T, B, H]`` and its intrinsic parameters."""
     if kind == "lif":
         neuron = LIF(H, tau_mem=10.0, threshold=1.0, learn=("tau_mem", "threshold") if learned else (),
-                     per_neuron=True, surrogate="fast_sigmoid", backend="scan")
+                     per_neuron=True, surrogate="fast_sigmoid")
         return neuron, list(neuron.parameters())
     layer = MetaNeuronLayer(n_in, H, transmission=0.8, inhibition=1.0, threshold=1.0, beta=0.9,
                             learn=MetaNeuronLayer.INTRINSIC if learned else ())
