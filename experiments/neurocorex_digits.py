@@ -100,7 +100,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="fewer epochs (smoke test)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     epochs_float, epochs_stdp = (3, 1) if args.quick else (30, 1)
     rows = []
     for seed in args.seeds:

@@ -225,3 +225,36 @@ def test_emulator_api_learning_updates_config_and_rejects_bad_input():
         emu.run(torch.full((2, 1, 4), 2.0))
     with pytest.raises(TypeError, match="NeuroCoreLIF"):
         to_core_config(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU()))
+
+
+@st.composite
+def framed_streams(draw):
+    """Well-framed streams (right sync and checksums) with random opcodes, ids, lengths and
+    payloads: they get past framing, so the parser's semantic checks are what is exercised."""
+    n_in, n = draw(st.integers(1, 6)), draw(st.integers(1, 5))
+    cfg = CoreConfig(n_inputs=n_in, n_neurons=n, threshold=np.full(n, 10))
+    head = encode(cfg)[:21]
+    if draw(st.booleans()):                                    # a random CONFIG payload instead
+        head = _frame(0x01, draw(st.binary(min_size=16, max_size=16)))
+    frames = [head]
+    ops = st.sampled_from([0x00, 0x01, 0x10, 0x20, 0x60, 0xFF, draw(st.integers(0, 255))])
+    for _ in range(draw(st.integers(0, 6))):
+        op = draw(ops)
+        size = {0x00: 1 + n_in, 0x10: 1 + n, 0x20: 10, 0x60: 1 + (n_in + n + 7) // 8, 0x01: 16, 0xFF: 0}.get(op, 3)
+        size = draw(st.sampled_from([size, size, max(0, size - 1), size + 1]))
+        frames.append(_frame(op, draw(st.binary(min_size=size, max_size=size))))
+    if draw(st.booleans()):
+        frames.append(_frame(OP_END, b""))
+    return b"".join(frames)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(framed_streams())
+def test_fuzz_framed_streams_only_raise_protocol_errors(data):
+    try:
+        cfg = decode(data)
+    except ProtocolError as e:                                  # anything else fails the test
+        assert 0 <= e.offset < len(data) + 1 and e.reason
+        return
+    assert encode(cfg) is not None and decode(encode(cfg)) == cfg
+    NeuroCoreXEmulator(data).run(np.zeros((2, 1, cfg.n_inputs), np.uint8))   # runs what it accepted

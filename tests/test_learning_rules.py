@@ -234,3 +234,94 @@ def test_mixing_local_weights_with_gradient_on_intrinsics():
     assert layer.weight.grad is None                                  # weights got no gradient
     with pytest.raises(ValueError, match="together"):
         local_train(layer, [(x, y)], loss_fn=loss_fn)
+
+
+# ----------------------------------------------------------------------------- Tempotron intrinsics
+def test_tempotron_cost_gradient_in_weights_is_the_rule():
+    """The rule is gradient descent on the Tempotron cost: -d(cost)/dw * B * out == dw / lr."""
+    g = torch.Generator().manual_seed(1)
+    x = (torch.rand(40, 12, 8, generator=g) < 0.1).float()
+    y = torch.arange(12) % 2
+    tp = Tempotron(8, 1, lr=0.1, threshold=0.6, seed=3)
+    v, k = tp.potential(x)
+    dw = tempotron_update(k, v, tp.targets(y), 0.6, lr=0.1)
+    assert dw.abs().sum() > 0
+    tp.weight.requires_grad_(True)
+    (grad,) = torch.autograd.grad(tp.cost(x, y), tp.weight)
+    torch.testing.assert_close(-grad * 12 * 0.1, dw)
+
+
+def test_tempotron_learned_intrinsics_are_differentiable_and_move():
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(50, 16, 10, generator=g) < 0.08).float()
+    k_float = tempotron_kernel_traces(x, 12.0)
+    k_tensor = tempotron_kernel_traces(x, torch.tensor(12.0, dtype=torch.float64))
+    torch.testing.assert_close(k_tensor.float(), k_float)
+    tp = Tempotron(10, 1, tau=15.0, threshold=1.0, seed=0, learn=("tau", "threshold"))
+    assert tp.tau.item() == pytest.approx(15.0) and tp.tau_s.item() == pytest.approx(3.75)
+    y = torch.arange(16) % 2
+    cost = tp.cost(x, y)
+    assert cost.item() > 0                                  # some answers are wrong at init
+    cost.backward()
+    assert tp.log_tau.grad is not None and tp.threshold_param.grad is not None
+    assert tp.log_tau.grad.abs() > 0 and tp.threshold_param.grad.abs() > 0
+    assert tp.weight.grad is None                           # the weights keep the local rule
+    with pytest.raises(ValueError, match="cannot learn"):
+        Tempotron(3, learn=("beta",))
+    with pytest.raises(ValueError, match="tau_s"):
+        Tempotron(3, tau_s=2.0, learn=("tau",))
+
+
+def test_local_train_with_teacher_takes_the_loss_on_a_free_pass():
+    """With a teacher the plastic pass answers correctly by construction (its loss is ~0), so the
+    intrinsic parameters must be trained on a free pass: they move, and the weights still learn."""
+    g = torch.Generator().manual_seed(0)
+    neuron = LIF(2, tau_mem=10.0, threshold=2.0, learn=("threshold",), per_neuron=True)
+    layer = PlasticLinear(6, 2, neuron, STDP(a_plus=0.002, a_minus=0.001, w_min=0.0, w_max=0.5), seed=0)
+    x = (torch.rand(30, 16, 6, generator=g) < 0.3).float()
+    y = torch.arange(16) % 2
+    one_hot = lambda y: torch.nn.functional.one_hot(y, 2).float()
+    teach = lambda y: 5.0 * one_hot(y) - 20.0 * (1 - one_hot(y))
+    loss_fn = lambda out, y: torch.nn.functional.cross_entropy(out.sum(0), y)
+    forced, _ = layer(x, teacher=teach(y))
+    assert (forced.sum(0).argmax(1) == y).all()             # the teacher decides the answer
+    th0, w0 = neuron.threshold_param.detach().clone(), layer.weight.detach().clone()
+    with torch.no_grad():
+        free_loss = loss_fn(layer(x)[0], y).item()
+    assert free_loss > loss_fn(forced, y).item() + 0.1
+    hist = local_train(layer, [(x, y)], teacher=teach, loss_fn=loss_fn,
+                       optimizer=torch.optim.SGD([neuron.threshold_param], lr=0.5))
+    assert hist[0]["loss"] == pytest.approx(free_loss, rel=1e-6)   # recorded on the free pass
+    assert not torch.equal(neuron.threshold_param.detach(), th0)
+    assert not torch.equal(layer.weight.detach(), w0)
+
+
+# ----------------------------------------------------------------------------- error-modulated rule
+def test_error_modulated_three_factor_converges_to_least_squares_readout():
+    """dw = lr M e r with e = target - w r (Yamada & Chao's rule) is online least squares: with
+    the gate open it reaches the lstsq readout; with the gate closed nothing changes."""
+    g = torch.Generator().manual_seed(0)
+    spikes = (torch.rand(400, 8, 5, generator=g) < 0.2).float()
+    rule = ThreeFactor(lr=0.02, tau_pre=5.0, tau_eligibility=0.0)
+    decay = math.exp(-1 / 5.0)
+    traces, r = [], torch.zeros(8, 5)
+    for s in spikes.unbind(0):
+        r = decay * r + s
+        traces.append(r)
+    traces = torch.stack(traces)
+    w_true = torch.tensor([[0.5, -0.3, 0.2, 0.0, 0.8]])
+    target = traces @ w_true.T                                # [T, B, 1]
+    for gate, moves in ((0.0, False), (1.0, True)):
+        w = torch.zeros(1, 5)
+        state = None
+        for _ in range(3):
+            for t, s in enumerate(spikes.unbind(0)):
+                err = target[t] - traces[t] @ w.T
+                dw, state = rule.step(s, err, state, w, gate)
+                torch.testing.assert_close(state.pre_trace, traces[t])   # the readout reads the rule's trace
+                rule.apply(w, dw)
+            state = None
+        if moves:
+            torch.testing.assert_close(w, w_true, atol=1e-3, rtol=0)
+        else:
+            assert torch.count_nonzero(w) == 0

@@ -86,3 +86,17 @@ def test_learned_intrinsics_train_on_a_toy_task():
         opt.step()
     out, _ = layer(x)
     assert (out.sum(0).argmax(1) == y).float().mean() > 0.9
+
+
+def test_teacher_current_adds_to_the_drive():
+    x = (torch.rand(15, 3, 4, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    layer = MetaNeuronLayer(4, 2, seed=5, threshold=0.5)
+    free, st_free = layer(x)
+    held, st_held = layer(x, current=torch.zeros(3, 2))
+    torch.testing.assert_close(held, free)                      # zero current: the same pass
+    torch.testing.assert_close(st_held.v, st_free.v)
+    cur = torch.tensor([5.0, -50.0]).expand(15, 3, 2)           # drive neuron 0, silence neuron 1
+    out, _ = layer(x, current=cur)
+    assert out[:, :, 0].all() and not out[:, :, 1].any()
+    with pytest.raises(ValueError, match=r"current must be \[B, out\]"):
+        layer(x, current=torch.zeros(4, 2))

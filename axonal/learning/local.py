@@ -116,16 +116,16 @@ def plastic_layers(model: nn.Module) -> list[PlasticLinear]:
     return [m for m in model.modules() if isinstance(m, PlasticLinear)]
 
 
-def _run(model, x, plastic_kw):
+def _run(model, x, plastic_kw, learn=True):
     """Forward through a PlasticLinear or a Sequential, passing plasticity options to plastic layers."""
     if isinstance(model, PlasticLinear):
-        return model(x, learn=True, **plastic_kw.get(model, {}))[0]
+        return model(x, learn=learn, **plastic_kw.get(model, {}))[0]
     if isinstance(model, Sequential):
         from ..network import apply_per_step
 
         for layer in model.layers:
             if isinstance(layer, PlasticLinear):
-                x, _ = layer(x, learn=True, **plastic_kw.get(layer, {}))
+                x, _ = layer(x, learn=learn, **plastic_kw.get(layer, {}))
             elif isinstance(layer, Temporal):
                 x, _ = layer(x)
             else:
@@ -146,7 +146,9 @@ def local_train(model: nn.Module, batches: Iterable, epochs: int = 1, *,
     ``modulator(y) -> third factor`` for the last plastic layer, per step (three-factor rules).
     ``reward(output, y) -> modulator`` applied at the end of each trial to every plastic layer.
     ``loss_fn(output, y)`` with ``optimizer``: a gradient step on the same forward pass
-    (mixing: e.g. intrinsic neuron parameters by backprop, weights by STDP).
+    (mixing: e.g. intrinsic neuron parameters by backprop, weights by STDP). With a ``teacher``
+    the plastic pass's output is the teacher's answer (its loss is trivially small), so the
+    loss is taken on a second, *free* pass without teacher and without plasticity instead.
     Returns one dict per epoch (mean loss if any, number of batches).
     """
     layers = plastic_layers(model)
@@ -166,10 +168,11 @@ def local_train(model: nn.Module, batches: Iterable, epochs: int = 1, *,
                 last["modulator"] = modulator(y)
             if last:
                 kw[layers[-1]] = last
-            with torch.set_grad_enabled(loss_fn is not None):
+            free_phase = loss_fn is not None and teacher is not None
+            with torch.set_grad_enabled(loss_fn is not None and not free_phase):
                 out = _run(model, x, kw)
             if loss_fn is not None:
-                loss = loss_fn(out, y)
+                loss = loss_fn(_run(model, x, {}, learn=False) if free_phase else out, y)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

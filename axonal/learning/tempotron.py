@@ -15,6 +15,14 @@ K is computed with two exponential traces (``a <- a e^{-1/tau} + x``, ``b <- b e
 potential trace from *any* neuron, it returns the change, so it can train the output layer
 of other models too. :class:`Tempotron` is the classic neuron with one unit per class
 (one-vs-rest targets).
+
+Intrinsic parameters. The rule above is gradient descent on the Tempotron cost (Gütig &
+Sompolinsky 2006, eq. 3): ``E = V_thr - V(t_max)`` for a miss, ``V(t_max) - V_thr`` for a false
+alarm, 0 when correct. :meth:`Tempotron.cost` returns that cost differentiably in the neuron's
+own intrinsic parameters, the membrane time constant ``tau`` (with ``tau_s = tau / 4`` kept) and
+the threshold ``V_thr``, so ``Tempotron(..., learn=("tau", "threshold"))`` learns them by
+gradient jointly with the weights, which keep their local rule (the comparison of
+Rudnicka, Szczepański & Pręgowska, 2025, arXiv 2508.11674, core.md §3).
 """
 from __future__ import annotations
 
@@ -29,17 +37,30 @@ __all__ = ["Tempotron", "tempotron_kernel_traces", "tempotron_update"]
 
 
 def _v0(tau, tau_s):
+    """Peak normaliser of K; floats, or tensors (differentiable in the time constants)."""
+    if isinstance(tau, torch.Tensor) or isinstance(tau_s, torch.Tensor):
+        tau, tau_s = torch.as_tensor(tau), torch.as_tensor(tau_s)
+        t_peak = tau * tau_s * torch.log(tau / tau_s) / (tau - tau_s)
+        return 1.0 / (torch.exp(-t_peak / tau) - torch.exp(-t_peak / tau_s))
     t_peak = tau * tau_s * math.log(tau / tau_s) / (tau - tau_s)
     return 1.0 / (math.exp(-t_peak / tau) - math.exp(-t_peak / tau_s))
 
 
-def tempotron_kernel_traces(x: torch.Tensor, tau: float = 15.0, tau_s: float | None = None,
-                            dt: float = 1.0) -> torch.Tensor:
-    """``x [T, B, in]`` -> ``sum_{t_i < t} K(t - t_i)`` per input, ``[T, B, in]``."""
+def _exp(v):
+    return torch.exp(v) if isinstance(v, torch.Tensor) else math.exp(v)
+
+
+def tempotron_kernel_traces(x: torch.Tensor, tau: float | torch.Tensor = 15.0,
+                            tau_s: float | torch.Tensor | None = None, dt: float = 1.0) -> torch.Tensor:
+    """``x [T, B, in]`` -> ``sum_{t_i < t} K(t - t_i)`` per input, ``[T, B, in]``.
+
+    ``tau`` (and ``tau_s``) may be scalar tensors; the traces are then differentiable in them.
+    """
     tau_s = tau / 4 if tau_s is None else tau_s
-    if not (tau > 0 and tau_s > 0 and tau != tau_s):
-        raise ValueError(f"need tau > 0, tau_s > 0 and tau != tau_s; got {tau}, {tau_s}")
-    da, db, v0 = math.exp(-dt / tau), math.exp(-dt / tau_s), _v0(tau, tau_s)
+    ft, fs = (float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for v in (tau, tau_s))
+    if not (ft > 0 and fs > 0 and ft != fs):
+        raise ValueError(f"need tau > 0, tau_s > 0 and tau != tau_s; got {ft}, {fs}")
+    da, db, v0 = _exp(-dt / tau), _exp(-dt / tau_s), _v0(tau, tau_s)
     a = torch.zeros_like(x[0])
     b = torch.zeros_like(x[0])
     out = []
@@ -74,20 +95,53 @@ class Tempotron(nn.Module):
         tp = Tempotron(50, 2)
         for x, y in batches: tp.local_update(x, y)      # x [T, B, 50], y [B] class ids
         pred = tp.predict(x)                            # class with the highest peak potential
+
+    ``learn=("tau", "threshold")`` makes those intrinsic parameters ``nn.Parameter`` s (tau as
+    its logarithm, so it stays positive; ``tau_s = tau / 4``). The weights never get
+    gradients; train the intrinsics with ``tp.cost(x, y).backward()`` and an optimizer over
+    ``tp.parameters()`` beside ``local_update``.
     """
+
+    LEARNABLE = ("tau", "threshold")
 
     def __init__(self, in_features: int, out_features: int = 1, tau: float = 15.0,
                  tau_s: float | None = None, threshold: float = 1.0, lr: float = 1e-2,
-                 v_rest: float = 0.0, init_scale: float = 0.1, seed: int | None = None):
+                 v_rest: float = 0.0, init_scale: float = 0.1, seed: int | None = None,
+                 learn: tuple[str, ...] = ()):
         super().__init__()
         if in_features <= 0 or out_features <= 0:
             raise ValueError("in_features and out_features must be positive")
+        unknown = set(learn) - set(self.LEARNABLE)
+        if unknown:
+            raise ValueError(f"Tempotron: cannot learn {sorted(unknown)}; learnable: {list(self.LEARNABLE)}")
+        if "tau" in learn and tau_s is not None:
+            raise ValueError("Tempotron: a learned tau keeps tau_s = tau / 4; do not also pass tau_s")
+        if not tau > 0:
+            raise ValueError(f"Tempotron: tau must be > 0, got {tau}")
         self.in_features, self.out_features = in_features, out_features
-        self.tau, self.tau_s = tau, (tau / 4 if tau_s is None else tau_s)
-        self.threshold, self.lr, self.v_rest = threshold, lr, v_rest
+        self.learn = tuple(learn)
+        self._tau, self._tau_s = tau, (tau / 4 if tau_s is None else tau_s)
+        self._threshold = threshold
+        if "tau" in self.learn:
+            self.log_tau = nn.Parameter(torch.tensor(math.log(tau)))
+        if "threshold" in self.learn:
+            self.threshold_param = nn.Parameter(torch.tensor(float(threshold)))
+        self.lr, self.v_rest = lr, v_rest
         g = torch.Generator().manual_seed(0 if seed is None else seed)
         self.weight = nn.Parameter(init_scale * torch.randn(out_features, in_features, generator=g),
                                    requires_grad=False)
+
+    @property
+    def tau(self):
+        return self.log_tau.exp() if "tau" in self.learn else self._tau
+
+    @property
+    def tau_s(self):
+        return self.tau / 4 if "tau" in self.learn else self._tau_s
+
+    @property
+    def threshold(self):
+        return self.threshold_param if "threshold" in self.learn else self._threshold
 
     def potential(self, x: torch.Tensor):
         """``x [T, B, in]`` -> ``(V [T, B, out], kernel traces [T, B, in])``."""
@@ -115,11 +169,23 @@ class Tempotron(nn.Module):
             return fires[:, 0].long()
         return vmax.argmax(1)
 
+    def cost(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean Tempotron cost over samples and units (differentiable in the intrinsics).
+
+        ``err * (V_thr - V(t_max))`` with ``err = target - fired`` (+1 miss, -1 false alarm,
+        0 correct); its gradient in the weights is the Tempotron rule itself.
+        """
+        _, vmax = self(x)
+        fired = (vmax.detach() >= float(torch.as_tensor(self.threshold).detach())).float()
+        err = self.targets(y) - fired
+        return (err * (self.threshold - vmax)).mean()
+
     @torch.no_grad()
     def local_update(self, x: torch.Tensor, y: torch.Tensor) -> int:
         """One Tempotron step on a batch; returns how many unit answers were wrong."""
         v, k = self.potential(x)
         target = self.targets(y)
-        dw = tempotron_update(k, v, target, self.threshold, self.lr)
+        thr = float(torch.as_tensor(self.threshold).detach())
+        dw = tempotron_update(k, v, target, thr, self.lr)
         self.weight.add_(dw)
-        return int(((v.max(0).values >= self.threshold).float() != target).sum())
+        return int(((v.max(0).values >= thr).float() != target).sum())

@@ -19,3 +19,15 @@ from .lif import (
 )
 
 __all__ = [name for name in dir() if not name.startswith("_")]
+
+# Izhikevich neurons and the probabilistic meta neuron (issue 5)
+from .izhikevich import (  # noqa: E402
+    IZHIKEVICH_PRESETS,
+    Izhikevich,
+    IzhikevichParams,
+    IzhikevichState,
+    izhikevich_step,
+)
+from .meta import MetaNeuronLayer, MetaNeuronParams, MetaNeuronState, meta_neuron_step  # noqa: E402
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -70,8 +70,12 @@ class MetaNeuronState(NamedTuple):
     v: torch.Tensor
 
 
-def meta_neuron_step(x, state: MetaNeuronState, p: MetaNeuronParams, generator=None):
-    """One step: presynaptic spikes ``x [B, in]`` -> ``(spikes [B, out], state)``."""
+def meta_neuron_step(x, state: MetaNeuronState, p: MetaNeuronParams, generator=None, current=None):
+    """One step: presynaptic spikes ``x [B, in]`` -> ``(spikes [B, out], state)``.
+
+    ``current [B, out]`` (optional) is added to the somatic drive unfiltered by the synapses,
+    e.g. a teacher current in supervised STDP.
+    """
     inh = p.inhibition
     if isinstance(inh, torch.Tensor) and inh.ndim == 1:
         inh = inh.reshape(-1, 1)                                           # per-neuron: [out, 1]
@@ -87,6 +91,8 @@ def meta_neuron_step(x, state: MetaNeuronState, p: MetaNeuronParams, generator=N
     else:
         s = torch.as_tensor(p.transmission, dtype=x.dtype, device=x.device)
         drive = 0.5 * s * (x @ w_eff.T)
+    if current is not None:
+        drive = drive + current
     v = p.beta * state.v + drive
     spk = p.surrogate(v - p.threshold)
     r = spk.detach() if p.detach_reset else spk
@@ -152,15 +158,32 @@ class MetaNeuronLayer(Temporal):
         return MetaNeuronParams(self.weight, **self.intrinsic(), stochastic=self.stochastic,
                                 reset=self.reset, surrogate=self.surrogate)
 
-    def forward(self, x, state: MetaNeuronState | None = None):
+    def forward(self, x, state: MetaNeuronState | None = None, current=None):
+        """``x [T, B, in]`` spikes; ``current`` an extra somatic input, ``[B, out]`` held over
+        time or ``[T, B, out]`` (a teacher signal for supervised plasticity)."""
         check_sequence(x, (self.in_features,), "MetaNeuronLayer")
+        t_len, b = x.shape[:2]
         if state is None:
-            state = MetaNeuronState(x.new_zeros(x.shape[1], self.out_features))
+            state = MetaNeuronState(x.new_zeros(b, self.out_features))
         p = self.params()
         gen = None
         if self.seed is not None:
             gen = torch.Generator(device=x.device).manual_seed(self.seed)
-        return scan(lambda x_t, s_, p_: meta_neuron_step(x_t, s_, p_, gen), x, state, p)
+        if current is None:
+            return scan(lambda x_t, s_, p_: meta_neuron_step(x_t, s_, p_, gen), x, state, p)
+        current = torch.as_tensor(current, dtype=x.dtype, device=x.device)
+        if current.shape == (b, self.out_features):
+            currents = [current] * t_len
+        elif current.shape == (t_len, b, self.out_features):
+            currents = current.unbind(0)
+        else:
+            raise ValueError(f"MetaNeuronLayer: current must be [B, out] = [{b}, {self.out_features}] or "
+                             f"[T, B, out] = [{t_len}, {b}, {self.out_features}]; got {tuple(current.shape)}")
+        outs = []
+        for x_t, c_t in zip(x.unbind(0), currents):
+            s_t, state = meta_neuron_step(x_t, state, p, gen, c_t)
+            outs.append(s_t)
+        return torch.stack(outs), state
 
     def extra_repr(self):
         return f"in={self.in_features}, out={self.out_features}, learn={list(self._learned)}, stochastic={self.stochastic}"
