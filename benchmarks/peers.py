@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PEERS_PYTHON = ROOT / ".bench-venvs" / "peers" / "bin" / "python"
 FLOOR = "linear-floor"  # no neurons: what every library pays for the Linear layer and the loss
-LIBRARIES = ("axonal", "torch-loop", "snntorch", "spikingjelly", "norse", FLOOR)
+LIBRARIES = ("axonal", "axonal-dense", "torch-loop", "snntorch", "spikingjelly", "norse", FLOOR)
 #: checked for correctness only (its spikes), not timed: it costs a little more than snnTorch's default
 CHECK_ONLY = ("snntorch-nodelay",)
 DENSITIES = (0.10, 0.02)

@@ -128,6 +128,62 @@ class EventLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return event_linear(x, self.weight, self.bias, self.mode, self.density_threshold)
 
+    def _transposed_for_inference(self):
+        """W^T kept between calls while no gradient is recorded and the weight is unchanged
+        (same storage, same version counter: an optimiser step or ``copy_`` refreshes it), so
+        a fixed model does not transpose its weights on every call; ``None`` (the kernel then
+        transposes afresh) while training."""
+        w = self.weight
+        if torch.is_grad_enabled() and w.requires_grad:
+            self._wt_cache = None
+            return None
+        key = (w.data_ptr(), w._version, tuple(w.shape), w.dtype)
+        cached = getattr(self, "_wt_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, w.detach().t().contiguous())
+            self._wt_cache = cached
+        return cached[1]
+
+    def fused_forward(self, neuron, x: torch.Tensor, state=None):
+        """``neuron(self(x), state)`` as one event-driven kernel, or ``None`` if it does not apply.
+
+        Applies when ``neuron`` is a LIF-family module (``LIF``, ``CurrentBasedLIF``,
+        ``AdaptiveLIF``) whose backend is not ``"scan"``, the input is a float32/float64 CPU
+        tensor ``[T, B, in]`` and this layer would take its sparse path (``mode="sparse"``, or
+        ``"auto"`` below ``density_threshold``). The current ``x W^T + b`` is then gathered per
+        step inside the neuron kernel and never stored (``axonal.kernels.lif.event_lif_scan``);
+        spikes and states equal ``neuron(EventLinear(mode="sparse")(x))`` exactly. Called by
+        ``axonal.Sequential``.
+        """
+        from ..kernels.lif import KINDS, Unsupported, event_lif_scan
+        from ..neurons.base import NeuronModule
+
+        if (self.mode == "dense" or not isinstance(neuron, NeuronModule)
+                or neuron.kernel_name not in KINDS or neuron.backend == "scan"
+                or str(neuron.backend).startswith("triton")):
+            return None
+        if neuron.size is not None and tuple(neuron.size) != (self.out_features,):
+            return None
+        w, b = self.weight, self.bias
+        if not (isinstance(x, torch.Tensor) and x.ndim == 3 and x.shape[-1] == self.in_features
+                and x.numel() > 0 and x.device.type == "cpu" and w.device.type == "cpu"
+                and x.dtype in (torch.float32, torch.float64) and w.dtype == x.dtype
+                and (b is None or b.dtype == x.dtype) and _numba_ok()):
+            return None
+        if self.mode == "auto" and _density(x.reshape(-1, x.shape[-1])) >= self.density_threshold:
+            return None
+        T, B = x.shape[:2]
+        if state is None:
+            state = neuron.State(*(x.new_zeros(B, self.out_features) for _ in neuron.State._fields))
+        elif not isinstance(state, neuron.State) or any(
+                tuple(f.shape) != (B, self.out_features) for f in state):
+            return None  # the unfused path reports the problem
+        try:
+            return event_lif_scan(neuron.kernel_name, x, w, b, state, neuron.params(),
+                                  wt=self._transposed_for_inference())
+        except Unsupported:
+            return None  # e.g. a custom surrogate: the unfused path handles (or reports) it
+
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}, mode={self.mode!r}, "
