@@ -163,7 +163,8 @@ def test_time_broadcast_gradient_equals_materialised():
 
 def test_spike_lists_are_compressed_rows():
     x = torch.tensor([[0.0, 2.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 3.0]])
-    ptr, idx, val = kernel_lif.spike_lists(x)
+    ptr, idx, val, binary = kernel_lif.spike_lists(x)
+    assert not binary and kernel_lif.spike_lists((x != 0).float())[3]
     assert ptr.tolist() == [0, 2, 2, 4]
     assert idx.tolist() == [1, 3, 0, 3]
     assert val.tolist() == [2.0, 1.0, -1.0, 3.0]

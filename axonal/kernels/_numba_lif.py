@@ -432,7 +432,7 @@ def recurrent_backward(gs, gv, gi, ga, spk, vpre, aux, w, v0, i0, a0, beta, alph
 
 # ----------------------------------------------------------------------------- fused Linear+LIF
 @njit(parallel=True, cache=True)
-def event_lif_forward(ptr, idx, val, wt, bias, has_bias, T, B, v0, i0, a0, beta, alpha, rho,
+def event_lif_forward(ptr, idx, val, binary, wt, bias, has_bias, T, B, v0, i0, a0, beta, alpha, rho,
                       th, adp, kind, reset, store, block, spk, vpre, aux, v_out, i_out, a_out):
     """Event-driven Linear followed by the LIF-family scan, without materialising the current.
 
@@ -461,7 +461,7 @@ def event_lif_forward(ptr, idx, val, wt, bias, has_bias, T, B, v0, i0, a0, beta,
         pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
         for t in range(T):
             r = t * B + b
-            _gather_row(ptr[r], ptr[r + 1], idx, val, wt, bias, has_bias, n0, L, u)
+            _gather_row(ptr[r], ptr[r + 1], idx, val, binary, wt, bias, has_bias, n0, L, u)
             if store:
                 vp_row = vpre[t, lo:hi]
                 aux_row = aux[t, lo:hi] if kind > 0 else vp_row
@@ -477,7 +477,7 @@ def event_lif_forward(ptr, idx, val, wt, bias, has_bias, T, B, v0, i0, a0, beta,
 
 @njit(parallel=True, cache=True)
 def event_lif_backward(gs, tstep, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, alpha, rho, th,
-                       adp, kind, reset, detach, code, width, ptr, idx, val, B, block,
+                       adp, kind, reset, detach, code, width, ptr, idx, val, binary, B, block,
                        want_gw, gwt, want_gu, gu, gv0, gi0, ga0, gbeta, galpha, grho, gth, gadp):
     """BPTT of ``event_lif_forward``. A task owns ``block`` neurons of *every* batch row, so
     the weight gradient of its neurons, ``gwt[k, block] += val * dL/du_t`` for each active
@@ -514,7 +514,7 @@ def event_lif_backward(gs, tstep, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, 
                          acc, z, vprev)
                 if want_gw:
                     r = t * B + b
-                    _scatter_row(ptr[r], ptr[r + 1], idx, val, g_row, gwt, n0, L)
+                    _scatter_row(ptr[r], ptr[r + 1], idx, val, binary, g_row, gwt, n0, L)
             gv0[lo:hi] = dv
             gi0[lo:hi] = di
             ga0[lo:hi] = da

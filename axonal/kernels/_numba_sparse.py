@@ -78,13 +78,15 @@ FUSED_BLOCK = 512
 
 
 @njit(inline="always", cache=True)
-def _gather_row(p0, p1, idx, val, wt, bias, has_bias, n0, L, u):
+def _gather_row(p0, p1, idx, val, binary, wt, bias, has_bias, n0, L, u):
     """u[:L] <- bias[n0:n0+L] + sum over the row's active inputs k of val * W^T[k, n0:n0+L].
 
     The sum runs in increasing input order, one input at a time, exactly as
     ``event_linear_forward`` (four inputs per pass over ``u``, but each output is still
     ``(((u + a) + b) + c) + d``: the same rounding), so the fused layer reproduces
-    ``EventLinear`` followed by the neuron kernel bit for bit.
+    ``EventLinear`` followed by the neuron kernel bit for bit. ``binary`` (every value is 1,
+    as for spikes) drops the multiplications, which are exact then: it halves the arithmetic,
+    the bound of this loop (two loads and one add per element otherwise).
     """
     if has_bias:
         for o in range(L):
@@ -93,6 +95,21 @@ def _gather_row(p0, p1, idx, val, wt, bias, has_bias, n0, L, u):
         for o in range(L):
             u[o] = 0
     p = p0
+    if binary:
+        while p + 4 <= p1:
+            w0 = wt[idx[p], n0:n0 + L]
+            w1 = wt[idx[p + 1], n0:n0 + L]
+            w2 = wt[idx[p + 2], n0:n0 + L]
+            w3 = wt[idx[p + 3], n0:n0 + L]
+            for o in range(L):
+                u[o] = u[o] + w0[o] + w1[o] + w2[o] + w3[o]
+            p += 4
+        while p < p1:
+            w0 = wt[idx[p], n0:n0 + L]
+            for o in range(L):
+                u[o] = u[o] + w0[o]
+            p += 1
+        return
     while p + 4 <= p1:
         c0, c1, c2, c3 = val[p], val[p + 1], val[p + 2], val[p + 3]
         w0 = wt[idx[p], n0:n0 + L]
@@ -111,10 +128,26 @@ def _gather_row(p0, p1, idx, val, wt, bias, has_bias, n0, L, u):
 
 
 @njit(inline="always", cache=True)
-def _scatter_row(p0, p1, idx, val, g, gwt, n0, L):
-    """gwt[k, n0:n0+L] += val * g[:L] for the row's active inputs k (the weight gradient)."""
-    for p in range(p0, p1):
+def _scatter_row(p0, p1, idx, val, binary, g, gwt, n0, L):
+    """gwt[k, n0:n0+L] += val * g[:L] for the row's active inputs k (the weight gradient);
+    four inputs per pass share the loads of ``g``."""
+    p = p0
+    if binary:
+        while p + 4 <= p1:
+            r0 = gwt[idx[p], n0:n0 + L]
+            r1 = gwt[idx[p + 1], n0:n0 + L]
+            r2 = gwt[idx[p + 2], n0:n0 + L]
+            r3 = gwt[idx[p + 3], n0:n0 + L]
+            for o in range(L):
+                go = g[o]
+                r0[o] += go
+                r1[o] += go
+                r2[o] += go
+                r3[o] += go
+            p += 4
+    while p < p1:
         c = val[p]
         row = gwt[idx[p], n0:n0 + L]
         for o in range(L):
             row[o] += c * g[o]
+        p += 1

@@ -221,7 +221,8 @@ def _time_broadcast(g: torch.Tensor):
 
 
 def spike_lists(x2: torch.Tensor):
-    """Compressed sparse rows of ``x2`` [R, I]: (ptr [R+1] int64, idx [nnz] int32, val [nnz]).
+    """Compressed sparse rows of ``x2`` [R, I]: (ptr [R+1] int64, idx [nnz] int32, val [nnz],
+    binary) where ``binary`` says every nonzero is exactly 1 (spikes).
 
     Raises ``ValueError`` if the input holds NaN or inf (checked on the nonzeros only, which
     is where they land, so the check costs nothing on sparse input).
@@ -238,7 +239,7 @@ def spike_lists(x2: torch.Tensor):
     ks.active_fill(x2.numpy(), ptr.numpy(), idx.numpy(), val.numpy())
     if nnz and not bool(torch.isfinite(val).all()):
         raise ValueError("input contains NaN or inf; clean or clip the input first")
-    return ptr, idx, val
+    return ptr, idx, val, bool((val == 1).all())
 
 
 class _EventLIFScan(torch.autograd.Function):
@@ -248,7 +249,7 @@ class _EventLIFScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, cfg, x, lists, wt, weight, bias, v0, i0, a0, beta, alpha, rho, th, adp):
         kind, reset, detach, code, width, n, store, T, B, block, _ = cfg
-        ptr, idx, val = lists
+        ptr, idx, val, binary = lists
         has_bias = bias is not None
         b = bias.detach().contiguous() if has_bias else wt.new_zeros(0)
         m = B * n
@@ -257,7 +258,7 @@ class _EventLIFScan(torch.autograd.Function):
         aux = wt.new_empty(T, m) if (store and kind > 0) else wt.new_empty(0, 0)
         v_out, i_out, a_out = (torch.empty_like(v0) for _ in range(3))
         _kernels().event_lif_forward(
-            _np(ptr), _np(idx), _np(val), _np(wt), _np(b), has_bias, T, B, _np(v0), _np(i0),
+            _np(ptr), _np(idx), _np(val), binary, _np(wt), _np(b), has_bias, T, B, _np(v0), _np(i0),
             _np(a0), _np(beta), _np(alpha), _np(rho), _np(th), _np(adp), kind, reset, store,
             block, spk.numpy(), vpre.numpy(), aux.numpy(), v_out.numpy(), i_out.numpy(),
             a_out.numpy())
@@ -271,7 +272,7 @@ class _EventLIFScan(torch.autograd.Function):
     def backward(ctx, gs, gv, gi, ga):
         kind, reset, detach, code, width, n, _, T, B, _, block = ctx.cfg
         spk, vpre, aux, weight, v0, i0, a0, beta, alpha, rho, th, adp = ctx.saved_tensors
-        ptr, idx, val = ctx.lists
+        ptr, idx, val, binary = ctx.lists
         need_x, need_w = ctx.needs_input_grad[1], ctx.needs_input_grad[4]
         need_b = ctx.has_bias and ctx.needs_input_grad[5]
         want_gu = need_x or need_b
@@ -285,7 +286,7 @@ class _EventLIFScan(torch.autograd.Function):
             _np(gs_a), tstep, _np(gv.contiguous()), _np(gi.contiguous()), _np(ga.contiguous()),
             _np(spk), _np(vpre), _np(aux), _np(v0), _np(i0), _np(a0), _np(beta), _np(alpha),
             _np(rho), _np(th), _np(adp), kind, reset, detach, code, float(width), _np(ptr),
-            _np(idx), _np(val), B, block, need_w, gwt.numpy(), want_gu, gu.numpy(),
+            _np(idx), _np(val), binary, B, block, need_w, gwt.numpy(), want_gu, gu.numpy(),
             *(o.numpy() for o in outs))
         gv0, gi0, ga0 = outs[:3]
         pgrads = [g.view(-1, n).sum(0).to(beta.dtype) for g in outs[3:]]
