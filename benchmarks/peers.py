@@ -50,6 +50,8 @@ FLOOR = "linear-floor"  # no neurons: what every library pays for the Linear lay
 LIBRARIES = ("axonal", "axonal-dense", "torch-loop", "snntorch", "spikingjelly", "norse", FLOOR)
 #: checked for correctness only (its spikes), not timed: it costs a little more than snnTorch's default
 CHECK_ONLY = ("snntorch-nodelay",)
+#: the peer libraries proper (the goals compare axonal with the fastest of these)
+PEERS = ("snntorch", "spikingjelly", "norse")
 DENSITIES = (0.10, 0.02)
 MODES = ("train", "infer")
 MD_START = "<!-- peers-table:start -->"
@@ -361,11 +363,34 @@ def markdown(data: dict) -> str:
         cells = [f"{a['median_ms']:.1f} ({a['min_ms']:.1f})" if a else "—"]
         cells += [_fmt_ratio(by[(l, wl)]["ratio"]) if (l, wl) in by else "—" for l in others]
         out.append(f"| {wl} | " + " | ".join(cells) + " |")
+    peers = [l for l in PEERS if l in libs]
+    if peers:
+        out += ["", "**Against the goals** (issue 3). *vs fastest peer*: the fastest of "
+                + ", ".join(peers) + " (median) / axonal median (goal: training >= 3x at T=250 and "
+                ">= 2x at T=100, inference >= 5x). *event vs dense*: axonal with its Linear forced "
+                "dense (`axonal-dense`) / axonal (goal >= 2x at p = 0.02). *memory*: axonal's peak "
+                "growth / the smallest peer's (goal <= 0.5).", "",
+                "| workload | fastest peer | vs fastest peer | event vs dense | memory vs smallest peer |",
+                "|---|---|---:|---:|---:|"]
+        for wl in workloads:
+            a = by.get(("axonal", wl))
+            rows = [by[(l, wl)] for l in peers if (l, wl) in by]
+            if not a or not rows:
+                continue
+            fastest = min(rows, key=lambda r: r["median_ms"])
+            dense = by.get(("axonal-dense", wl))
+            mems = [r["peak_mem_mb"] for r in rows if r.get("peak_mem_mb")]
+            mem = (f"{a['peak_mem_mb'] / min(mems):.2f}"
+                   if mems and a.get("peak_mem_mb") is not None else "—")
+            out.append(f"| {wl} | {fastest['library']} | {fastest['median_ms'] / a['median_ms']:.2f}x | "
+                       + (f"{dense['median_ms'] / a['median_ms']:.2f}x" if dense else "—")
+                       + f" | {mem} |")
     neuron_libs = [l for l in others if l != FLOOR]
     if FLOOR in libs:
         out += ["", f"**Neuron layer alone, as a ratio to axonal**: (library − {FLOOR}) / (axonal − {FLOOR}), "
-                "medians. The Linear layer is the same dense matmul in every row and takes most of the "
-                "step at these widths; this subtracts it (noisier: a difference of two medians).", "",
+                "medians. The Linear layer is the same dense matmul in every row but axonal's and takes "
+                "most of the step at these widths; this subtracts it (noisier: a difference of two "
+                "medians; — where axonal's whole step is below the floor, its Linear being event-driven).", "",
                 "| workload | axonal − floor ms | " + " | ".join(neuron_libs) + " |",
                 "|---|---:|" + "---:|" * len(neuron_libs)]
         for wl in workloads:
