@@ -14,6 +14,11 @@ depending on load and shape. The default ``density_threshold=0.15`` keeps a marg
 ``mode="dense"`` / ``"sparse"`` force a path and ``density_threshold=`` moves the switch.
 The density is estimated on at most 256 evenly spaced rows, so the choice costs far less
 than either path.
+
+Followed by a LIF-family neuron inside ``axonal.Sequential``, the layer runs fused with it
+(``EventLinear.fused_forward``): one kernel gathers each step's current and advances the
+neurons, so the ``[T, B, out]`` current is never stored, and the backward scatters the weight
+gradient from the same spike lists (benchmarks/sparse_linear.py, BENCHMARKS.md).
 """
 from __future__ import annotations
 
