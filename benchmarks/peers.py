@@ -222,6 +222,7 @@ def run(args, log=print) -> dict:
         "machine": machine_info(),
         "threads": args.threads,
         "axonal_backend": args.axonal_backend,
+        "clock": args.clock,
         "command": " ".join(["python", "benchmarks/peers.py", *(args.argv or [])]),
         "rounds": args.rounds, "reps": args.reps, "mem_reps": args.mem_reps, "quick": args.quick,
         "python_for_workers": str(args.python),
@@ -267,7 +268,8 @@ def run(args, log=print) -> dict:
                 timed = [l for l in workers if l not in check_only]
                 for mode in args.modes:
                     key = workload_key(cfg, density, mode)
-                    first, samples, mem = {}, {l: [] for l in timed}, {l: [] for l in timed}
+                    first, mem = {}, {l: [] for l in timed}
+                    clocks = {c: {l: [] for l in timed} for c in ("wall", "cpu")}
                     for lib in timed:
                         r = workers[lib].ask(cmd="setup", cfg=cfg.__dict__, density=density, mode=mode,
                                              seed=args.seed)
@@ -281,7 +283,9 @@ def run(args, log=print) -> dict:
                         for lib in active[k:] + active[:k]:
                             r = workers[lib].ask(cmd="time", reps=args.reps)
                             if r.get("ok"):
-                                samples[lib].extend(r["ms"])
+                                clocks["wall"][lib].extend(r["ms"])
+                                clocks["cpu"][lib].extend(r.get("cpu_ms", []))
+                    samples = clocks[args.clock]
                     for lib in active:
                         if args.mem_reps:
                             r = workers[lib].ask(cmd="mem", reps=args.mem_reps)
@@ -295,6 +299,11 @@ def run(args, log=print) -> dict:
                                "mem_bytes": mem[lib],
                                "peak_mem_mb": statistics.median(mem[lib]) / 2**20 if mem[lib] else None}
                         row.update(summarize(samples[lib]))
+                        for c, by_lib in clocks.items():
+                            if by_lib[lib]:
+                                row[f"{c}_samples_ms"] = by_lib[lib]
+                                row[f"{c}_median_ms"] = statistics.median(by_lib[lib])
+                                row[f"{c}_min_ms"] = min(by_lib[lib])
                         results.append(row)
                     add_ratios(results)
                     log(f"  {key}: " + ", ".join(
@@ -344,7 +353,10 @@ def markdown(data: dict) -> str:
         f"at start), axonal LIF backend `{meta.get('axonal_backend', 'auto')}`, "
         f"{meta['threads']} thread(s) per library, {meta['rounds']} interleaved rounds x "
         f"{meta['reps']} steps per workload{' (quick run)' if meta['quick'] else ''}; "
-        f"took {meta.get('wall_s', 0) / 60:.1f} min.",
+        f"took {meta.get('wall_s', 0) / 60:.1f} min (load average "
+        f"{', '.join(f'{x:.2f}' for x in (m.get('load_avg_end') or []))} at the end). Times are "
+        f"**{'process CPU time' if meta.get('clock', 'wall') == 'cpu' else 'wall-clock time'}** per "
+        "step unless marked wall-clock.",
         "",
         f"Command: `{meta.get('command', 'python benchmarks/peers.py')}`",
         "",
@@ -404,6 +416,20 @@ def markdown(data: dict) -> str:
         cells = [f"{by[(l, wl)]['median_ms']:.1f} ({by[(l, wl)]['min_ms']:.1f})" if (l, wl) in by else "—"
                  for l in libs]
         out.append(f"| {wl} | " + " | ".join(cells) + " |")
+    if any("wall_median_ms" in r for r in results) and meta.get("clock") == "cpu":
+        out += ["", "**Wall-clock median (min) ms per step** (the same steps; inflated by the "
+                "machine's load, and a ratio of these is noisier)", "",
+                "| workload | " + " | ".join(libs) + " |", "|---|" + "---:|" * len(libs)]
+        for wl in workloads:
+            cells = [f"{by[(l, wl)]['wall_median_ms']:.1f} ({by[(l, wl)]['wall_min_ms']:.1f})"
+                     if (l, wl) in by and "wall_median_ms" in by[(l, wl)] else "—" for l in libs]
+            out.append(f"| {wl} | " + " | ".join(cells) + " |")
+        a_w = {wl: by[("axonal", wl)].get("wall_median_ms") for wl in workloads if ("axonal", wl) in by}
+        peers = [l for l in PEERS if l in libs]
+        if peers and all(a_w.values()):
+            out += ["", "Wall-clock *vs fastest peer*: " + "; ".join(
+                f"{wl} {min(by[(l, wl)]['wall_median_ms'] for l in peers if (l, wl) in by) / a_w[wl]:.2f}x"
+                for wl in a_w) + "."]
     out += ["", "**Peak resident-memory growth during one step, MB** (median of "
             f"{meta['mem_reps']}; method in `benchmarks/peer_workloads.py: peak_rss_growth`)", "",
             "| workload | " + " | ".join(libs) + " |", "|---|" + "---:|" * len(libs)]
@@ -455,6 +481,9 @@ def parse_args(argv=None):
                     help=f"skip the correctness-only variants {CHECK_ONLY}")
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                    help="what the ratios use: each worker's CPU time per step (default: steady on a "
+                         "machine shared by more jobs than cores) or wall-clock time; both are recorded")
     ap.add_argument("--axonal-backend", default="auto",
                     help="axonal LIF backend: 'auto' (fused kernel when registered, the default) or 'scan' "
                          "(the reference Python scan)")
