@@ -12,8 +12,9 @@ layer):
   (one fused kernel, ``axonal.kernels.lif.event_lif_scan``), with the loss of the peer
   benchmark (squared error of spike counts).
 
-The variants run in interleaved rounds (each round times every variant in turn), so machine
-load shared by all of them largely cancels in the ratios. The density sweep also calibrates
+Times are process CPU time (steady on a machine shared by more jobs than cores, where wall
+time mostly measures the scheduler); the variants run in interleaved rounds (each round times
+every variant in turn), so what load remains (shared caches) hits all of them alike. The density sweep also calibrates
 ``EventLinear``'s default ``density_threshold``.
 """
 from __future__ import annotations
@@ -22,7 +23,12 @@ import argparse
 import statistics
 import time
 
+import sys
+from pathlib import Path
+
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's axonal, not an installed one
 from torch import nn
 
 from axonal import LIF, Sequential
@@ -79,9 +85,9 @@ def measure(cases, x, target, with_lif, rounds, reps):
         k = r % len(keys)
         for key in keys[k:] + keys[:k]:
             for _ in range(reps):
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 fns[key]()
-                samples[key].append((time.perf_counter() - t0) * 1e3)
+                samples[key].append((time.process_time() - t0) * 1e3)
     return {key: (statistics.median(v), min(v)) for key, v in samples.items()}
 
 
@@ -97,7 +103,7 @@ def main():
     torch.set_num_threads(args.threads)
     numba.set_num_threads(args.threads)
     print(f"T={T} B={B} {I}->{O} float32, {args.threads} thread(s), {args.rounds} interleaved "
-          f"rounds x {args.reps}; median (min) ms per call; x = dense / event")
+          f"rounds x {args.reps}; median (min) CPU ms per call; x = dense / event")
     for title, make, with_lif in (("Linear", _linear_cases, False),
                                   ("Linear+LIF", _lif_cases, True)):
         print(f"\n{title}")

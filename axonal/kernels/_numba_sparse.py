@@ -1,36 +1,9 @@
-"""Numba kernel of the event-driven linear layer: y = x W^T + b touching only nonzero inputs."""
+"""Numba kernels of the event-driven linear layer (y = x W^T + b touching only nonzero inputs),
+on compressed spike lists, and their row loops shared with the fused Linear + LIF kernel."""
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
-
-
-@njit(parallel=True, cache=True)
-def event_linear_forward(x, wt, bias, has_bias, y):
-    """x [R, I]; wt = W^T [I, O] (row k: the weights out of input k); y [R, O] written.
-
-    For each row, the rows of W^T of its nonzero inputs are scaled and added (a spike of
-    value 1 adds the row unchanged), so the work is (number of nonzeros) x O instead of
-    R x I x O.
-    """
-    R, I = x.shape
-    O = wt.shape[1]
-    for r in prange(R):
-        acc = np.zeros(O, dtype=y.dtype)
-        if has_bias:
-            acc[:] = bias
-        xr = x[r]
-        for k in range(I):
-            xv = xr[k]
-            if xv != 0:
-                w = wt[k]
-                if xv == 1:
-                    for o in range(O):
-                        acc[o] += w[o]
-                else:
-                    for o in range(O):
-                        acc[o] += xv * w[o]
-        y[r] = acc
 
 
 # ----------------------------------------------------------------------------- spike lists
@@ -81,10 +54,10 @@ FUSED_BLOCK = 512
 def _gather_row(p0, p1, idx, val, binary, wt, bias, has_bias, n0, L, u):
     """u[:L] <- bias[n0:n0+L] + sum over the row's active inputs k of val * W^T[k, n0:n0+L].
 
-    The sum runs in increasing input order, one input at a time, exactly as
-    ``event_linear_forward`` (four inputs per pass over ``u``, but each output is still
-    ``(((u + a) + b) + c) + d``: the same rounding), so the fused layer reproduces
-    ``EventLinear`` followed by the neuron kernel bit for bit. ``binary`` (every value is 1,
+    The sum runs in increasing input order, one input at a time (four inputs per pass over
+    ``u``, but each output is still ``(((u + a) + b) + c) + d``: the same rounding), in the
+    fused layer as in ``csr_linear_forward``, so the fused layer reproduces ``EventLinear``
+    followed by the neuron kernel bit for bit. ``binary`` (every value is 1,
     as for spikes) drops the multiplications, which are exact then: it halves the arithmetic,
     the bound of this loop (two loads and one add per element otherwise).
     """
@@ -151,3 +124,30 @@ def _scatter_row(p0, p1, idx, val, binary, g, gwt, n0, L):
         for o in range(L):
             row[o] += c * g[o]
         p += 1
+
+
+# ----------------------------------------------------------------------------- on spike lists
+@njit(parallel=True, cache=True)
+def csr_linear_forward(ptr, idx, val, binary, wt, bias, has_bias, y):
+    """y [R, O] <- rows given as spike lists (``active_fill``) times W^T [I, O] (+ bias).
+
+    For each row, the rows of W^T of its nonzero inputs are scaled and added, so the work is
+    (number of nonzeros) x O instead of R x I x O."""
+    R = y.shape[0]
+    O = wt.shape[1]
+    for r in prange(R):
+        _gather_row(ptr[r], ptr[r + 1], idx, val, binary, wt, bias, has_bias, 0, O, y[r])
+
+
+@njit(parallel=True, cache=True)
+def csr_linear_weight_grad(ptr, idx, val, binary, g, block, gwt):
+    """gwt [I, O] += x^T g for x given as spike lists and g [R, O]: each row's gradient is added
+    to the rows of its active inputs, rows in increasing order. Tasks own ``block`` output
+    columns, so every element of ``gwt`` has a single writer."""
+    R, O = g.shape
+    nb = (O + block - 1) // block
+    for blk in prange(nb):
+        n0 = blk * block
+        L = min(n0 + block, O) - n0
+        for r in range(R):
+            _scatter_row(ptr[r], ptr[r + 1], idx, val, binary, g[r, n0:n0 + L], gwt, n0, L)

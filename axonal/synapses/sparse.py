@@ -7,11 +7,13 @@ proportional to spikes). ``EventLinear`` picks the cheaper path per call from th
 input density and gives the same result as ``nn.Linear`` (to float rounding: the sums run in
 another order), with the same gradients for weight, bias and input.
 
-Calibration (benchmarks/sparse_linear.py; T=100, B=32, 700 -> 512, float32, this project's
-2-core CPU, see the table printed there): the numba gather beat the BLAS matmul by about 4x at
-2% density and 2x at 10%, and still at 20%; the crossover lies between 20% and 50%
-depending on load and shape. The default ``density_threshold=0.15`` keeps a margin;
-``mode="dense"`` / ``"sparse"`` force a path and ``density_threshold=`` moves the switch.
+Calibration (benchmarks/sparse_linear.py; T=100, B=32, 700 -> 512, float32, one thread, CPU
+time, this project's 2-core machine, table in BENCHMARKS.md): the layer alone beat the BLAS
+matmul 2.2x at 2 % density (inference and training), 1.1-1.2x at 10 %, and lost from 20 %
+(0.7x); fused with a LIF layer 3.1x / 2.3x at 2 %, 1.5x / 1.4x at 10 %, 0.9x at 20 %. The
+gather reads one weight row per active input and is bound by memory bandwidth, the dense
+matmul by arithmetic, hence the early crossover. The default ``density_threshold=0.15`` sits
+at it; ``mode="dense"`` / ``"sparse"`` force a path and ``density_threshold=`` moves the switch.
 The density is estimated on at most 256 evenly spaced rows, so the choice costs far less
 than either path.
 
@@ -39,34 +41,47 @@ def _numba_ok() -> bool:
     return numba_available()
 
 
-def _gather(x2: torch.Tensor, wt: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """x2 [R, I] @ wt [I, O] (+ bias) by the event-driven numba kernel."""
-    from ..kernels._numba_sparse import event_linear_forward
-
-    y = torch.empty(x2.shape[0], wt.shape[1], dtype=x2.dtype)
-    b = bias.detach().contiguous() if bias is not None else wt.new_zeros(0)
-    event_linear_forward(x2.detach().numpy(), wt.detach().numpy(), b.numpy(), bias is not None,
-                         y.numpy())
-    return y
-
-
 class _EventLinear(torch.autograd.Function):
+    """y = x W^T + b from the spike lists of x (compressed rows, built once per call and kept
+    for the backward, where the weight gradient is scattered from the same lists)."""
+
     @staticmethod
     def forward(ctx, x2, weight, bias):
-        ctx.save_for_backward(x2, weight)
+        import numba
+
+        from ..kernels import _numba_sparse as ks
+        from ..kernels.lif import spike_lists
+
+        lists = spike_lists(x2)
+        ptr, idx, val, binary = lists
+        wt = weight.detach().t().contiguous()
+        y = torch.empty(x2.shape[0], wt.shape[1], dtype=x2.dtype)
+        b = bias.detach().contiguous() if bias is not None else wt.new_zeros(0)
+        ks.csr_linear_forward(ptr.numpy(), idx.numpy(), val.numpy(), binary, wt.numpy(),
+                              b.numpy(), bias is not None, y.numpy())
+        ctx.lists = lists
+        ctx.threads = numba.get_num_threads()
+        ctx.save_for_backward(weight)
         ctx.has_bias = bias is not None
-        return _gather(x2.contiguous(), weight.detach().t().contiguous(), bias)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        x2, weight = ctx.saved_tensors
+        from ..kernels import _numba_sparse as ks
+
+        (weight,) = ctx.saved_tensors
         g = g.contiguous()
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             gx = g @ weight  # dense: every input gets a gradient, active or not
         if ctx.needs_input_grad[1]:
-            # dW^T = x^T g, again event-driven: row k of x^T lists the steps input k was active
-            gw = _gather(x2.t().contiguous(), g, None).t()
+            ptr, idx, val, binary = ctx.lists
+            o = weight.shape[0]
+            gwt = weight.new_zeros(weight.shape[1], o)
+            block = min(512, max(16, -(-o // ctx.threads)))
+            ks.csr_linear_weight_grad(ptr.numpy(), idx.numpy(), val.numpy(), binary,
+                                      g.detach().numpy(), block, gwt.numpy())
+            gw = gwt.t().contiguous()
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = g.sum(0)
         return gx, gw, gb
