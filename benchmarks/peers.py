@@ -204,7 +204,7 @@ def git_commit() -> str:
 def run(args, log=print) -> dict:
     import torch
 
-    configs = CONFIGS[:1] if args.quick else CONFIGS
+    configs = CONFIGS[:1] if args.quick else [CONFIGS[i] for i in args.configs]
     densities = DENSITIES[:1] if args.quick else DENSITIES
     libraries = [l for l in args.libraries if l != "axonal"]
     libraries = ["axonal"] + libraries  # axonal first: everything is compared to it
@@ -306,6 +306,12 @@ def run(args, log=print) -> dict:
                                 row[f"{c}_min_ms"] = min(by_lib[lib])
                         results.append(row)
                     add_ratios(results)
+                    if args.out:  # keep what is done: a long run that is stopped still reports it
+                        meta["wall_s"] = time.perf_counter() - t_start
+                        meta["partial"] = True
+                        args.out.parent.mkdir(parents=True, exist_ok=True)
+                        args.out.write_text(json.dumps(
+                            {"meta": meta, "correctness": correctness, "results": results}, indent=1))
                     log(f"  {key}: " + ", ".join(
                         f"{r['library']} {r['median_ms']:.1f} ms" for r in results if r["workload"] == key)
                         + f"   [{time.perf_counter() - t_start:.0f} s]")
@@ -314,6 +320,7 @@ def run(args, log=print) -> dict:
             w.close()
     meta["machine"]["load_avg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     meta["wall_s"] = time.perf_counter() - t_start
+    meta["partial"] = False
     return {"meta": meta, "correctness": correctness, "results": results}
 
 
@@ -358,7 +365,11 @@ def markdown(data: dict) -> str:
         f"**{'process CPU time' if meta.get('clock', 'wall') == 'cpu' else 'wall-clock time'}** per "
         "step unless marked wall-clock.",
         "",
-        f"Command: `{meta.get('command', 'python benchmarks/peers.py')}`",
+        f"Command: `{meta.get('command', 'python benchmarks/peers.py')}`"
+        + "".join(f"; merged with `{x.get('command')}` ({x.get('date')}, load average "
+                  f"{', '.join(f'{v:.2f}' for v in (x.get('machine') or {}).get('load_avg', []))} at start, "
+                  f"{(x.get('wall_s') or 0) / 60:.1f} min)" for x in meta.get("merged", []))
+        + (" (stopped early: partial)" if meta.get("partial") else ""),
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
         + (". Unavailable: " + "; ".join(f"{k} ({v})" for k, v in meta["unavailable"].items())
@@ -494,7 +505,12 @@ def parse_args(argv=None):
     ap.add_argument("--markdown", action="store_true", help="print the Markdown report")
     ap.add_argument("--write-md", nargs="?", const=ROOT / "BENCHMARKS.md", type=Path, metavar="PATH",
                     help="rewrite the results section of BENCHMARKS.md (or PATH)")
-    ap.add_argument("--from-json", type=Path, help="report an earlier run's JSON instead of running")
+    ap.add_argument("--from-json", type=Path, nargs="+",
+                    help="report earlier runs' JSON instead of running (several: their workloads "
+                         "are merged, the first one's header is used)")
+    ap.add_argument("--configs", type=int, nargs="+", default=list(range(len(CONFIGS))),
+                    help="indices of the configurations to run (default all: "
+                         + "; ".join(f"{i}: {c.name}" for i, c in enumerate(CONFIGS)) + ")")
     a = ap.parse_args(argv)
     a.argv = list(sys.argv[1:] if argv is None else argv)
     a.rounds = a.rounds or (2 if a.quick else 7)
@@ -509,7 +525,13 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.from_json:
-        data = json.loads(args.from_json.read_text())
+        parts = [json.loads(p.read_text()) for p in args.from_json]
+        data = parts[0]
+        for extra in parts[1:]:
+            data["results"] += extra["results"]
+            data["correctness"] += extra["correctness"]
+            data["meta"].setdefault("merged", []).append(
+                {k: extra["meta"].get(k) for k in ("date", "command", "rounds", "reps", "wall_s", "machine")})
     else:
         data = run(args)
         args.out.parent.mkdir(parents=True, exist_ok=True)
