@@ -122,6 +122,16 @@ def test_float32_bit_identical_to_event_linear_then_kernel(kind, monkeypatch):
     for a, c in zip(st_f, st_u):
         assert torch.equal(a, c)
     assert 0 < s_f.mean() < 0.5
+    with torch.no_grad():  # inference kernel (no spike lists), twice: the cached W^T is reused
+        for _ in range(2):
+            s_i, (_, st_i) = Sequential(lin, neuron)(x, (None, st_u))
+            s_r, st_r = neuron(lin(x), st_u)
+            assert torch.equal(s_i, s_r)
+            for a, c in zip(st_i, st_r):
+                assert torch.equal(a, c)
+    with torch.no_grad():  # an in-place weight update refreshes the cache
+        lin.weight.mul_(0.5)
+        assert torch.equal(Sequential(lin, neuron)(x)[0], neuron(lin(x))[0])
 
 
 def test_auto_fuses_only_sparse_input_and_streams(monkeypatch):
@@ -175,6 +185,8 @@ def test_bad_input_is_reported():
     x = torch.zeros(4, 2, 10)
     x[1, 0, 3] = float("nan")
     with pytest.raises(ValueError, match="NaN or inf"):
+        net(x)
+    with torch.no_grad(), pytest.raises(ValueError, match="NaN or inf"):
         net(x)
     with pytest.raises(ValueError, match="expects 10"):
         net(torch.zeros(4, 2, 9))

@@ -523,3 +523,55 @@ def event_lif_backward(gs, tstep, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, 
             grho[lo:hi] = acc[2]
             gth[lo:hi] = acc[3]
             gadp[lo:hi] = acc[4]
+
+
+@njit(parallel=True, cache=True)
+def event_lif_infer(x, wt, bias, has_bias, T, B, v0, i0, a0, beta, alpha, rho, th, adp, kind,
+                    reset, block, spk, v_out, i_out, a_out, bad):
+    """``event_lif_forward`` without a gradient, straight from the dense input x [T*B, I].
+
+    Inference keeps nothing for a backward, so no spike lists are built: each task compacts
+    the row it is about to use into a local list (branch-free, as ``active_fill``) and
+    gathers from it, which saves two passes over the input and its lists. Same sums in the
+    same order, hence the same spikes and states bit for bit. ``bad[task]`` <- 1 where the
+    input holds NaN or inf.
+    """
+    n = wt.shape[1]
+    I = x.shape[1]
+    nb = (n + block - 1) // block
+    cs, cz, one, zero = _coef(reset, wt)
+    for task in prange(nb * B):
+        blk = task // B
+        b = task - blk * B
+        n0 = blk * block
+        L = min(n0 + block, n) - n0
+        lo = b * n + n0
+        hi = lo + L
+        v = v0[lo:hi].copy()
+        i = i0[lo:hi].copy()
+        a = a0[lo:hi].copy()
+        u = np.empty(L, dtype=wt.dtype)
+        idx = np.empty(I + 1, dtype=np.int32)
+        val = np.empty(I + 1, dtype=x.dtype)
+        pb, pa, pr = beta[n0:n0 + L], alpha[n0:n0 + L], rho[n0:n0 + L]
+        pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
+        for t in range(T):
+            xr = x[t * B + b]
+            c = 0
+            for k in range(I):
+                idx[c] = k
+                c += 1 if xr[k] != 0 else 0
+            binary = True
+            for q in range(c):
+                xv = xr[idx[q]]
+                val[q] = xv
+                if xv != 1:
+                    binary = False
+                if not (xv - xv == 0):
+                    bad[task] = 1
+            _gather_row(0, c, idx, val, binary, wt, bias, has_bias, n0, L, u)
+            _fwd_row(kind, False, L, u, v, i, a, pb, pa, pr, pt, pd, cs, cz, one, zero,
+                     spk[t, lo:hi], v, v)
+        v_out[lo:hi] = v
+        i_out[lo:hi] = i
+        a_out[lo:hi] = a

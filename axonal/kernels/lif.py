@@ -348,15 +348,23 @@ def event_lif_scan(kind: str, x: torch.Tensor, weight: torch.Tensor, bias, state
         bblock = min(block, max(16, -(-n // numba.get_num_threads())))
     else:
         bblock = block
-    lists = spike_lists(x.reshape(T * B, x.shape[2]))
-    cfg = (k, RESETS[params.reset], bool(params.detach_reset), int(code),
-           float(params.surrogate.width), n, store, T, B, int(block), int(bblock))
     if wt is None:
         wt = weight.detach().t().contiguous()
     elif tuple(wt.shape) != (weight.shape[1], n) or not wt.is_contiguous():
         raise ValueError("wt must be weight.t().contiguous()")
+    if not store:  # inference: straight from the input, no spike lists, no autograd node
+        spk, v, i, a = _event_lif_infer(k, RESETS[params.reset], x, wt, bias, v0, i0, a0, beta,
+                                        alpha, rho, th, adp, block)
+        return _event_outputs(k, state, spk, v, i, a, T, B, n)
+    lists = spike_lists(x.reshape(T * B, x.shape[2]))
+    cfg = (k, RESETS[params.reset], bool(params.detach_reset), int(code),
+           float(params.surrogate.width), n, store, T, B, int(block), int(bblock))
     spk, v, i, a = _EventLIFScan.apply(cfg, x, lists, wt,
                                        weight, bias, v0, i0, a0, beta, alpha, rho, th, adp)
+    return _event_outputs(k, state, spk, v, i, a, T, B, n)
+
+
+def _event_outputs(k, state, spk, v, i, a, T, B, n):
     spikes = spk.view(T, B, n)
     if k == 0:
         new = type(state)(v.view(B, n))
@@ -365,6 +373,25 @@ def event_lif_scan(kind: str, x: torch.Tensor, weight: torch.Tensor, bias, state
     else:
         new = type(state)(v.view(B, n), a.view(B, n))
     return spikes, new
+
+
+def _event_lif_infer(k, reset, x, wt, bias, v0, i0, a0, beta, alpha, rho, th, adp, block):
+    """(spikes [T, M], v, i, a) without a gradient (``_numba_lif.event_lif_infer``)."""
+    T, B, _ = x.shape
+    n = wt.shape[1]
+    x2 = x.detach().reshape(T * B, x.shape[2]).contiguous()
+    has_bias = bias is not None
+    b = bias.detach().contiguous() if has_bias else wt.new_zeros(0)
+    spk = wt.new_empty(T, B * n)
+    v_out, i_out, a_out = (torch.empty_like(v0) for _ in range(3))
+    bad = torch.zeros(((n + block - 1) // block) * B, dtype=torch.uint8)
+    _kernels().event_lif_infer(
+        x2.numpy(), _np(wt), _np(b), has_bias, T, B, _np(v0), _np(i0), _np(a0), _np(beta),
+        _np(alpha), _np(rho), _np(th), _np(adp), k, reset, block, spk.numpy(), v_out.numpy(),
+        i_out.numpy(), a_out.numpy(), bad.numpy())
+    if bool(bad.any()):
+        raise ValueError("input contains NaN or inf; clean or clip the input first")
+    return spk, v_out, i_out, a_out
 
 
 def _kernels_sparse():
