@@ -9,6 +9,11 @@ Two kinds of layer make a spiking network:
 
 ``Sequential`` chains both and returns ``(output, states)`` where ``states`` is a tuple with
 one entry per temporal layer (``None`` for stateless ones), so passing it back streams.
+
+A stateless layer may offer ``fused_forward(next_layer, x, state)``: ``Sequential`` then asks
+it to run together with the temporal layer that follows (``EventLinear`` followed by a LIF-family
+neuron runs as one event-driven kernel); it returns ``None`` when fusion does not apply, and
+the two layers run one after the other. The result is the same either way.
 """
 from __future__ import annotations
 
@@ -54,10 +59,24 @@ class Sequential(nn.Module):
                 "pass the states returned by the previous call, or None to start fresh"
             )
         new_states = []
-        for i, layer in enumerate(self.layers):
+        layers = self.layers
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            fuse = getattr(layer, "fused_forward", None)
+            if fuse is not None and i + 1 < len(layers):
+                # a stateless layer that can run fused with the temporal layer after it (the
+                # event-driven Linear + LIF kernel): ``None`` when it does not apply
+                result = fuse(layers[i + 1], x, None if states is None else states[i + 1])
+                if result is not None:
+                    x, st = result
+                    new_states += [None, st]
+                    i += 2
+                    continue
             if isinstance(layer, Temporal):
                 x, st = layer(x, None if states is None else states[i])
             else:
                 x, st = apply_per_step(layer, x), None
             new_states.append(st)
+            i += 1
         return x, tuple(new_states)

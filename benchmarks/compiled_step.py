@@ -10,7 +10,12 @@ import argparse
 import statistics
 import time
 
+import sys
+from pathlib import Path
+
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's axonal, not an installed one
 
 from axonal.kernels import CompiledNeuron, compile_step
 
@@ -25,12 +30,14 @@ def qif_reset(s, v, a, v_c, theta):
 
 
 def timed(fn, repeats):
+    """Median process CPU time per call, ms (steady on a machine shared by more jobs than
+    cores, where wall time mostly measures the scheduler)."""
     fn()
     out = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = time.process_time()
         fn()
-        out.append(time.perf_counter() - t)
+        out.append(time.process_time() - t)
     return statistics.median(out) * 1e3
 
 

@@ -11,18 +11,25 @@ import argparse
 import statistics
 import time
 
+import sys
+from pathlib import Path
+
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's axonal, not an installed one
 
 from axonal.neurons import LIF, AdaptiveLIF, CurrentBasedLIF, Recurrent
 
 
 def timed(fn, repeats):
+    """Median process CPU time per call, ms (steady on a machine shared by more jobs than
+    cores, where wall time mostly measures the scheduler)."""
     fn()
     out = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = time.process_time()
         fn()
-        out.append(time.perf_counter() - t)
+        out.append(time.process_time() - t)
     return statistics.median(out) * 1e3
 
 

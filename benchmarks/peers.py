@@ -47,9 +47,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PEERS_PYTHON = ROOT / ".bench-venvs" / "peers" / "bin" / "python"
 FLOOR = "linear-floor"  # no neurons: what every library pays for the Linear layer and the loss
-LIBRARIES = ("axonal", "torch-loop", "snntorch", "spikingjelly", "norse", FLOOR)
+LIBRARIES = ("axonal", "axonal-dense", "torch-loop", "snntorch", "spikingjelly", "norse", FLOOR)
 #: checked for correctness only (its spikes), not timed: it costs a little more than snnTorch's default
 CHECK_ONLY = ("snntorch-nodelay",)
+#: the peer libraries proper (the goals compare axonal with the fastest of these)
+PEERS = ("snntorch", "spikingjelly", "norse")
 DENSITIES = (0.10, 0.02)
 MODES = ("train", "infer")
 MD_START = "<!-- peers-table:start -->"
@@ -202,7 +204,7 @@ def git_commit() -> str:
 def run(args, log=print) -> dict:
     import torch
 
-    configs = CONFIGS[:1] if args.quick else CONFIGS
+    configs = CONFIGS[:1] if args.quick else [CONFIGS[i] for i in args.configs]
     densities = DENSITIES[:1] if args.quick else DENSITIES
     libraries = [l for l in args.libraries if l != "axonal"]
     libraries = ["axonal"] + libraries  # axonal first: everything is compared to it
@@ -220,6 +222,7 @@ def run(args, log=print) -> dict:
         "machine": machine_info(),
         "threads": args.threads,
         "axonal_backend": args.axonal_backend,
+        "clock": args.clock,
         "command": " ".join(["python", "benchmarks/peers.py", *(args.argv or [])]),
         "rounds": args.rounds, "reps": args.reps, "mem_reps": args.mem_reps, "quick": args.quick,
         "python_for_workers": str(args.python),
@@ -265,7 +268,8 @@ def run(args, log=print) -> dict:
                 timed = [l for l in workers if l not in check_only]
                 for mode in args.modes:
                     key = workload_key(cfg, density, mode)
-                    first, samples, mem = {}, {l: [] for l in timed}, {l: [] for l in timed}
+                    first, mem = {}, {l: [] for l in timed}
+                    clocks = {c: {l: [] for l in timed} for c in ("wall", "cpu")}
                     for lib in timed:
                         r = workers[lib].ask(cmd="setup", cfg=cfg.__dict__, density=density, mode=mode,
                                              seed=args.seed)
@@ -279,7 +283,9 @@ def run(args, log=print) -> dict:
                         for lib in active[k:] + active[:k]:
                             r = workers[lib].ask(cmd="time", reps=args.reps)
                             if r.get("ok"):
-                                samples[lib].extend(r["ms"])
+                                clocks["wall"][lib].extend(r["ms"])
+                                clocks["cpu"][lib].extend(r.get("cpu_ms", []))
+                    samples = clocks[args.clock]
                     for lib in active:
                         if args.mem_reps:
                             r = workers[lib].ask(cmd="mem", reps=args.mem_reps)
@@ -293,8 +299,19 @@ def run(args, log=print) -> dict:
                                "mem_bytes": mem[lib],
                                "peak_mem_mb": statistics.median(mem[lib]) / 2**20 if mem[lib] else None}
                         row.update(summarize(samples[lib]))
+                        for c, by_lib in clocks.items():
+                            if by_lib[lib]:
+                                row[f"{c}_samples_ms"] = by_lib[lib]
+                                row[f"{c}_median_ms"] = statistics.median(by_lib[lib])
+                                row[f"{c}_min_ms"] = min(by_lib[lib])
                         results.append(row)
                     add_ratios(results)
+                    if args.out:  # keep what is done: a long run that is stopped still reports it
+                        meta["wall_s"] = time.perf_counter() - t_start
+                        meta["partial"] = True
+                        args.out.parent.mkdir(parents=True, exist_ok=True)
+                        args.out.write_text(json.dumps(
+                            {"meta": meta, "correctness": correctness, "results": results}, indent=1))
                     log(f"  {key}: " + ", ".join(
                         f"{r['library']} {r['median_ms']:.1f} ms" for r in results if r["workload"] == key)
                         + f"   [{time.perf_counter() - t_start:.0f} s]")
@@ -303,6 +320,7 @@ def run(args, log=print) -> dict:
             w.close()
     meta["machine"]["load_avg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     meta["wall_s"] = time.perf_counter() - t_start
+    meta["partial"] = False
     return {"meta": meta, "correctness": correctness, "results": results}
 
 
@@ -333,7 +351,12 @@ def markdown(data: dict) -> str:
     meta, results = data["meta"], data["results"]
     libs = list(dict.fromkeys(r["library"] for r in results))
     others = [l for l in libs if l != "axonal"]
-    workloads = list(dict.fromkeys(r["workload"] for r in results))
+    order = {c.name: i for i, c in enumerate(CONFIGS)}
+    firsts = {}
+    for r in results:
+        firsts.setdefault(r["workload"], r)
+    workloads = sorted(firsts, key=lambda w: (order.get(firsts[w]["config"], 99), -firsts[w]["density"],
+                                              MODES.index(firsts[w]["mode"]) if firsts[w]["mode"] in MODES else 9))
     by = {(r["library"], r["workload"]): r for r in results}
     m = meta["machine"]
     out = [
@@ -342,9 +365,16 @@ def markdown(data: dict) -> str:
         f"at start), axonal LIF backend `{meta.get('axonal_backend', 'auto')}`, "
         f"{meta['threads']} thread(s) per library, {meta['rounds']} interleaved rounds x "
         f"{meta['reps']} steps per workload{' (quick run)' if meta['quick'] else ''}; "
-        f"took {meta.get('wall_s', 0) / 60:.1f} min.",
+        f"took {meta.get('wall_s', 0) / 60:.1f} min (load average "
+        f"{', '.join(f'{x:.2f}' for x in (m.get('load_avg_end') or []))} at the end). Times are "
+        f"**{'process CPU time' if meta.get('clock', 'wall') == 'cpu' else 'wall-clock time'}** per "
+        "step unless marked wall-clock.",
         "",
-        f"Command: `{meta.get('command', 'python benchmarks/peers.py')}`",
+        f"Command: `{meta.get('command', 'python benchmarks/peers.py')}`"
+        + "".join(f"; merged with `{x.get('command')}` ({x.get('date')}, load average "
+                  f"{', '.join(f'{v:.2f}' for v in (x.get('machine') or {}).get('load_avg', []))} at start, "
+                  f"{(x.get('wall_s') or 0) / 60:.1f} min)" for x in meta.get("merged", []))
+        + (" (stopped early: partial)" if meta.get("partial") else ""),
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
         + (". Unavailable: " + "; ".join(f"{k} ({v})" for k, v in meta["unavailable"].items())
@@ -361,24 +391,50 @@ def markdown(data: dict) -> str:
         cells = [f"{a['median_ms']:.1f} ({a['min_ms']:.1f})" if a else "—"]
         cells += [_fmt_ratio(by[(l, wl)]["ratio"]) if (l, wl) in by else "—" for l in others]
         out.append(f"| {wl} | " + " | ".join(cells) + " |")
-    neuron_libs = [l for l in others if l != FLOOR]
-    if FLOOR in libs:
-        out += ["", f"**Neuron layer alone, as a ratio to axonal**: (library − {FLOOR}) / (axonal − {FLOOR}), "
-                "medians. The Linear layer is the same dense matmul in every row and takes most of the "
-                "step at these widths; this subtracts it (noisier: a difference of two medians).", "",
-                "| workload | axonal − floor ms | " + " | ".join(neuron_libs) + " |",
-                "|---|---:|" + "---:|" * len(neuron_libs)]
+    peers = [l for l in PEERS if l in libs]
+    if peers:
+        out += ["", "**Against the goals** (issue 3). *vs fastest peer*: the fastest of "
+                + ", ".join(peers) + " (median) / axonal median (goal: training >= 3x at T=250 and "
+                ">= 2x at T=100, inference >= 5x). *event vs dense*: axonal with its Linear forced "
+                "dense (`axonal-dense`) / axonal (goal >= 2x at p = 0.02). *memory*: axonal's peak "
+                "growth / the smallest peer's (goal <= 0.5).", "",
+                "| workload | fastest peer | vs fastest peer | event vs dense | memory vs smallest peer |",
+                "|---|---|---:|---:|---:|"]
         for wl in workloads:
-            a, f = by.get(("axonal", wl)), by.get((FLOOR, wl))
-            cells = [f"{a['median_ms'] - f['median_ms']:.1f}" if a and f else "—"]
-            cells += [_fmt_ratio(by[(l, wl)]["neuron_ratio"]) if (l, wl) in by else "—" for l in neuron_libs]
-            out.append(f"| {wl} | " + " | ".join(cells) + " |")
-    out += ["", "**Median (min) ms per step**", "",
+            a = by.get(("axonal", wl))
+            rows = [by[(l, wl)] for l in peers if (l, wl) in by]
+            if not a or not rows:
+                continue
+            fastest = min(rows, key=lambda r: r["median_ms"])
+            dense = by.get(("axonal-dense", wl))
+            mems = [r["peak_mem_mb"] for r in rows if r.get("peak_mem_mb")]
+            mem = (f"{a['peak_mem_mb'] / min(mems):.2f}"
+                   if mems and a.get("peak_mem_mb") is not None else "—")
+            out.append(f"| {wl} | {fastest['library']} | {fastest['median_ms'] / a['median_ms']:.2f}x | "
+                       + (f"{dense['median_ms'] / a['median_ms']:.2f}x" if dense else "—")
+                       + f" | {mem} |")
+    # (the former "neuron layer alone" table, step minus linear-floor, no longer applies: axonal's
+    # Linear is event-driven, so its step can be cheaper than the dense floor itself)
+    out += ["", f"**Median (min) ms per step** ({'CPU' if meta.get('clock') == 'cpu' else 'wall-clock'})", "",
             "| workload | " + " | ".join(libs) + " |", "|---|" + "---:|" * len(libs)]
     for wl in workloads:
         cells = [f"{by[(l, wl)]['median_ms']:.1f} ({by[(l, wl)]['min_ms']:.1f})" if (l, wl) in by else "—"
                  for l in libs]
         out.append(f"| {wl} | " + " | ".join(cells) + " |")
+    if any("wall_median_ms" in r for r in results) and meta.get("clock") == "cpu":
+        out += ["", "**Wall-clock median (min) ms per step** (the same steps; inflated by the "
+                "machine's load, and a ratio of these is noisier)", "",
+                "| workload | " + " | ".join(libs) + " |", "|---|" + "---:|" * len(libs)]
+        for wl in workloads:
+            cells = [f"{by[(l, wl)]['wall_median_ms']:.1f} ({by[(l, wl)]['wall_min_ms']:.1f})"
+                     if (l, wl) in by and "wall_median_ms" in by[(l, wl)] else "—" for l in libs]
+            out.append(f"| {wl} | " + " | ".join(cells) + " |")
+        a_w = {wl: by[("axonal", wl)].get("wall_median_ms") for wl in workloads if ("axonal", wl) in by}
+        peers = [l for l in PEERS if l in libs]
+        if peers and all(a_w.values()):
+            out += ["", "Wall-clock *vs fastest peer*: " + "; ".join(
+                f"{wl} {min(by[(l, wl)]['wall_median_ms'] for l in peers if (l, wl) in by) / a_w[wl]:.2f}x"
+                for wl in a_w) + "."]
     out += ["", "**Peak resident-memory growth during one step, MB** (median of "
             f"{meta['mem_reps']}; method in `benchmarks/peer_workloads.py: peak_rss_growth`)", "",
             "| workload | " + " | ".join(libs) + " |", "|---|" + "---:|" * len(libs)]
@@ -430,6 +486,9 @@ def parse_args(argv=None):
                     help=f"skip the correctness-only variants {CHECK_ONLY}")
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                    help="what the ratios use: each worker's CPU time per step (default: steady on a "
+                         "machine shared by more jobs than cores) or wall-clock time; both are recorded")
     ap.add_argument("--axonal-backend", default="auto",
                     help="axonal LIF backend: 'auto' (fused kernel when registered, the default) or 'scan' "
                          "(the reference Python scan)")
@@ -440,7 +499,13 @@ def parse_args(argv=None):
     ap.add_argument("--markdown", action="store_true", help="print the Markdown report")
     ap.add_argument("--write-md", nargs="?", const=ROOT / "BENCHMARKS.md", type=Path, metavar="PATH",
                     help="rewrite the results section of BENCHMARKS.md (or PATH)")
-    ap.add_argument("--from-json", type=Path, help="report an earlier run's JSON instead of running")
+    ap.add_argument("--from-json", type=Path, nargs="+",
+                    help="report earlier runs' JSON instead of running (several: their workloads "
+                         "are merged, a later file's replacing an earlier one's; the first one's "
+                         "header is used)")
+    ap.add_argument("--configs", type=int, nargs="+", default=list(range(len(CONFIGS))),
+                    help="indices of the configurations to run (default all: "
+                         + "; ".join(f"{i}: {c.name}" for i, c in enumerate(CONFIGS)) + ")")
     a = ap.parse_args(argv)
     a.argv = list(sys.argv[1:] if argv is None else argv)
     a.rounds = a.rounds or (2 if a.quick else 7)
@@ -455,7 +520,18 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.from_json:
-        data = json.loads(args.from_json.read_text())
+        parts = [json.loads(p.read_text()) for p in args.from_json]
+        data = parts[0]
+        for extra in parts[1:]:  # a later file's workloads replace an earlier one's
+            keys = {(r["library"], r["workload"]) for r in extra["results"]}
+            data["results"] = [r for r in data["results"]
+                               if (r["library"], r["workload"]) not in keys] + extra["results"]
+            ckeys = {(c["library"], c["config"], c["density"]) for c in extra["correctness"]}
+            data["correctness"] = [c for c in data["correctness"]
+                                   if (c["library"], c["config"], c["density"]) not in ckeys]
+            data["correctness"] += extra["correctness"]
+            data["meta"].setdefault("merged", []).append(
+                {k: extra["meta"].get(k) for k in ("date", "command", "rounds", "reps", "wall_s", "machine")})
     else:
         data = run(args)
         args.out.parent.mkdir(parents=True, exist_ok=True)

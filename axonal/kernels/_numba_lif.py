@@ -40,6 +40,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._numba_sparse import _gather_row, _scatter_row
+
 BLOCK = 256
 
 
@@ -426,3 +428,150 @@ def recurrent_backward(gs, gv, gi, ga, spk, vpre, aux, w, v0, i0, a0, beta, alph
         grho[lo:hi] = acc[2]
         gth[lo:hi] = acc[3]
         gadp[lo:hi] = acc[4]
+
+
+# ----------------------------------------------------------------------------- fused Linear+LIF
+@njit(parallel=True, cache=True)
+def event_lif_forward(ptr, idx, val, binary, wt, bias, has_bias, T, B, v0, i0, a0, beta, alpha, rho,
+                      th, adp, kind, reset, store, block, spk, vpre, aux, v_out, i_out, a_out):
+    """Event-driven Linear followed by the LIF-family scan, without materialising the current.
+
+    The input is given as compressed sparse rows (``ptr``, ``idx``, ``val``; row ``r = t B + b``
+    lists the active inputs of batch row b at step t, see ``_numba_sparse.active_fill``);
+    ``wt`` = W^T [I, N]. A task owns ``block`` neurons of one batch row and loops over time:
+    at each step it gathers the current of its neurons from the weight rows of the active
+    inputs (``_gather_row``, work = active inputs x block) and advances the neurons
+    (``_fwd_row``, the same update as ``lif_forward``). Outputs as in ``lif_forward``.
+    """
+    n = wt.shape[1]
+    nb = (n + block - 1) // block
+    cs, cz, one, zero = _coef(reset, wt)
+    for task in prange(nb * B):
+        blk = task // B
+        b = task - blk * B
+        n0 = blk * block
+        L = min(n0 + block, n) - n0
+        lo = b * n + n0
+        hi = lo + L
+        v = v0[lo:hi].copy()
+        i = i0[lo:hi].copy()
+        a = a0[lo:hi].copy()
+        u = np.empty(L, dtype=wt.dtype)
+        pb, pa, pr = beta[n0:n0 + L], alpha[n0:n0 + L], rho[n0:n0 + L]
+        pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
+        for t in range(T):
+            r = t * B + b
+            _gather_row(ptr[r], ptr[r + 1], idx, val, binary, wt, bias, has_bias, n0, L, u)
+            if store:
+                vp_row = vpre[t, lo:hi]
+                aux_row = aux[t, lo:hi] if kind > 0 else vp_row
+            else:
+                vp_row = v
+                aux_row = v
+            _fwd_row(kind, store, L, u, v, i, a, pb, pa, pr, pt, pd, cs, cz, one, zero,
+                     spk[t, lo:hi], vp_row, aux_row)
+        v_out[lo:hi] = v
+        i_out[lo:hi] = i
+        a_out[lo:hi] = a
+
+
+@njit(parallel=True, cache=True)
+def event_lif_backward(gs, tstep, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, alpha, rho, th,
+                       adp, kind, reset, detach, code, width, ptr, idx, val, binary, B, block,
+                       want_gw, gwt, want_gu, gu, gv0, gi0, ga0, gbeta, galpha, grho, gth, gadp):
+    """BPTT of ``event_lif_forward``. A task owns ``block`` neurons of *every* batch row, so
+    the weight gradient of its neurons, ``gwt[k, block] += val * dL/du_t`` for each active
+    input k (``_scatter_row``, event-driven like the forward), has a single writer. ``gs``
+    is [T, M] or [1, M] with ``tstep`` 0 (a gradient broadcast over time, e.g. from a sum
+    over time, is not materialised). ``gu`` [T, M] receives dL/d(current) when ``want_gu``
+    (needed for the input's gradient). Other outputs as in ``lif_backward``.
+    """
+    T = spk.shape[0]
+    n = gwt.shape[1]
+    nb = (n + block - 1) // block
+    cs, cz, c2, c3 = _coef(reset, np.zeros(1))
+    fcs, fcz, c2, c3 = _coef(reset, vpre)
+    P = np.stack((beta, alpha, rho, th, adp))
+    nd = 0.0 if detach else 1.0
+    for blk in prange(nb):
+        n0 = blk * block
+        L = min(n0 + block, n) - n0
+        z = np.empty(L)
+        vprev = np.empty(L)
+        grec = np.zeros(L, dtype=spk.dtype)
+        gbuf = np.empty(L, dtype=spk.dtype)
+        for b in range(B):
+            lo = b * n + n0
+            hi = lo + L
+            dv = gv[lo:hi].astype(np.float64)
+            di = gi[lo:hi].astype(np.float64)
+            da = ga[lo:hi].astype(np.float64)
+            acc = np.zeros((5, L))
+            for t in range(T - 1, -1, -1):
+                g_row = gu[t, lo:hi] if want_gu else gbuf
+                _bwd_row(kind, t, lo, hi, n0, L, gs[t * tstep, lo:hi], grec, spk, vpre, aux,
+                         v0, i0, a0, P, cs, cz, fcs, fcz, nd, code, width, dv, di, da, g_row,
+                         acc, z, vprev)
+                if want_gw:
+                    r = t * B + b
+                    _scatter_row(ptr[r], ptr[r + 1], idx, val, binary, g_row, gwt, n0, L)
+            gv0[lo:hi] = dv
+            gi0[lo:hi] = di
+            ga0[lo:hi] = da
+            gbeta[lo:hi] = acc[0]
+            galpha[lo:hi] = acc[1]
+            grho[lo:hi] = acc[2]
+            gth[lo:hi] = acc[3]
+            gadp[lo:hi] = acc[4]
+
+
+@njit(parallel=True, cache=True)
+def event_lif_infer(x, wt, bias, has_bias, T, B, v0, i0, a0, beta, alpha, rho, th, adp, kind,
+                    reset, block, spk, v_out, i_out, a_out, bad):
+    """``event_lif_forward`` without a gradient, straight from the dense input x [T*B, I].
+
+    Inference keeps nothing for a backward, so no spike lists are built: each task compacts
+    the row it is about to use into a local list (branch-free, as ``active_fill``) and
+    gathers from it, which saves two passes over the input and its lists. Same sums in the
+    same order, hence the same spikes and states bit for bit. ``bad[task]`` <- 1 where the
+    input holds NaN or inf.
+    """
+    n = wt.shape[1]
+    I = x.shape[1]
+    nb = (n + block - 1) // block
+    cs, cz, one, zero = _coef(reset, wt)
+    for task in prange(nb * B):
+        blk = task // B
+        b = task - blk * B
+        n0 = blk * block
+        L = min(n0 + block, n) - n0
+        lo = b * n + n0
+        hi = lo + L
+        v = v0[lo:hi].copy()
+        i = i0[lo:hi].copy()
+        a = a0[lo:hi].copy()
+        u = np.empty(L, dtype=wt.dtype)
+        idx = np.empty(I + 1, dtype=np.int32)
+        val = np.empty(I + 1, dtype=x.dtype)
+        pb, pa, pr = beta[n0:n0 + L], alpha[n0:n0 + L], rho[n0:n0 + L]
+        pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
+        for t in range(T):
+            xr = x[t * B + b]
+            c = 0
+            for k in range(I):
+                idx[c] = k
+                c += 1 if xr[k] != 0 else 0
+            binary = True
+            for q in range(c):
+                xv = xr[idx[q]]
+                val[q] = xv
+                if xv != 1:
+                    binary = False
+                if not (xv - xv == 0):
+                    bad[task] = 1
+            _gather_row(0, c, idx, val, binary, wt, bias, has_bias, n0, L, u)
+            _fwd_row(kind, False, L, u, v, i, a, pb, pa, pr, pt, pd, cs, cz, one, zero,
+                     spk[t, lo:hi], v, v)
+        v_out[lo:hi] = v
+        i_out[lo:hi] = i
+        a_out[lo:hi] = a

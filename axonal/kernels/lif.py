@@ -208,3 +208,193 @@ def lif_family_scan(kind: str, x: torch.Tensor, state, params, weight=None):
     if recurrent:
         new = type(state)(new, spikes[-1])
     return spikes, new
+
+
+# ----------------------------------------------------------------------------- fused Linear+LIF
+def _time_broadcast(g: torch.Tensor):
+    """(array, tstep): a gradient [T, M] that is constant over time by broadcasting (stride 0,
+    as the gradient of a sum over time arrives) is passed as its first row with tstep 0, so
+    the backward never materialises it."""
+    if g.shape[0] > 1 and g.stride(0) == 0:
+        return g[:1].contiguous(), 0
+    return g.contiguous(), 1
+
+
+def spike_lists(x2: torch.Tensor):
+    """Compressed sparse rows of ``x2`` [R, I]: (ptr [R+1] int64, idx [nnz] int32, val [nnz],
+    binary) where ``binary`` says every nonzero is exactly 1 (spikes).
+
+    Raises ``ValueError`` if the input holds NaN or inf (checked on the nonzeros only, which
+    is where they land, so the check costs nothing on sparse input).
+    """
+    from . import _numba_sparse as ks
+
+    x2 = x2.detach().contiguous()
+    counts = torch.zeros(x2.shape[0] + 1, dtype=torch.int64)
+    ks.active_counts(x2.numpy(), counts.numpy())
+    ptr = counts.cumsum_(0)
+    nnz = int(ptr[-1])
+    idx = torch.empty(nnz, dtype=torch.int32)
+    val = torch.empty(nnz, dtype=x2.dtype)
+    ks.active_fill(x2.numpy(), ptr.numpy(), idx.numpy(), val.numpy())
+    if nnz and not bool(torch.isfinite(val).all()):
+        raise ValueError("input contains NaN or inf; clean or clip the input first")
+    return ptr, idx, val, bool((val == 1).all())
+
+
+class _EventLIFScan(torch.autograd.Function):
+    """x [T, B, I] (as spike lists), W [N, I], b [N] -> spikes [T, M] and final states, with
+    the Linear fused into the scan (``_numba_lif.event_lif_forward``)."""
+
+    @staticmethod
+    def forward(ctx, cfg, x, lists, wt, weight, bias, v0, i0, a0, beta, alpha, rho, th, adp):
+        kind, reset, detach, code, width, n, store, T, B, block, _ = cfg
+        ptr, idx, val, binary = lists
+        has_bias = bias is not None
+        b = bias.detach().contiguous() if has_bias else wt.new_zeros(0)
+        m = B * n
+        spk = wt.new_empty(T, m)
+        vpre = wt.new_empty(T, m) if store else wt.new_empty(0, 0)
+        aux = wt.new_empty(T, m) if (store and kind > 0) else wt.new_empty(0, 0)
+        v_out, i_out, a_out = (torch.empty_like(v0) for _ in range(3))
+        _kernels().event_lif_forward(
+            _np(ptr), _np(idx), _np(val), binary, _np(wt), _np(b), has_bias, T, B, _np(v0), _np(i0),
+            _np(a0), _np(beta), _np(alpha), _np(rho), _np(th), _np(adp), kind, reset, store,
+            block, spk.numpy(), vpre.numpy(), aux.numpy(), v_out.numpy(), i_out.numpy(),
+            a_out.numpy())
+        ctx.cfg = cfg
+        ctx.lists = lists
+        ctx.has_bias = has_bias
+        ctx.save_for_backward(spk, vpre, aux, weight, v0, i0, a0, beta, alpha, rho, th, adp)
+        return spk, v_out, i_out, a_out
+
+    @staticmethod
+    def backward(ctx, gs, gv, gi, ga):
+        kind, reset, detach, code, width, n, _, T, B, _, block = ctx.cfg
+        spk, vpre, aux, weight, v0, i0, a0, beta, alpha, rho, th, adp = ctx.saved_tensors
+        ptr, idx, val, binary = ctx.lists
+        need_x, need_w = ctx.needs_input_grad[1], ctx.needs_input_grad[4]
+        need_b = ctx.has_bias and ctx.needs_input_grad[5]
+        want_gu = need_x or need_b
+        m = v0.shape[0]
+        gwt = weight.new_zeros(weight.shape[1], n) if need_w else weight.new_zeros(1, n)
+        gu = spk.new_empty(T, m) if want_gu else spk.new_empty(0, 0)
+        outs = [torch.empty_like(v0) for _ in range(3)] + [
+            torch.empty(m, dtype=torch.float64) for _ in range(5)]
+        gs_a, tstep = _time_broadcast(gs)
+        _kernels().event_lif_backward(
+            _np(gs_a), tstep, _np(gv.contiguous()), _np(gi.contiguous()), _np(ga.contiguous()),
+            _np(spk), _np(vpre), _np(aux), _np(v0), _np(i0), _np(a0), _np(beta), _np(alpha),
+            _np(rho), _np(th), _np(adp), kind, reset, detach, code, float(width), _np(ptr),
+            _np(idx), _np(val), binary, B, block, need_w, gwt.numpy(), want_gu, gu.numpy(),
+            *(o.numpy() for o in outs))
+        gv0, gi0, ga0 = outs[:3]
+        pgrads = [g.view(-1, n).sum(0).to(beta.dtype) for g in outs[3:]]
+        gx = (gu.view(T, B, n) @ weight.detach()) if need_x else None
+        gw = gwt.t().contiguous() if need_w else None
+        gb = gu.view(-1, n).sum(0) if need_b else None
+        return (None, gx, None, None, gw, gb, gv0, gi0, ga0, *pgrads)
+
+
+def event_lif_scan(kind: str, x: torch.Tensor, weight: torch.Tensor, bias, state, params,
+                   block: int | None = None, wt: torch.Tensor | None = None):
+    """Spikes and final state of ``neuron(linear(x))`` with the Linear fused into the scan.
+
+    ``x`` [T, B, I] (sparse, typically spikes), ``weight`` [N, I], ``bias`` [N] or None;
+    ``state`` the neuron's state for [B, N]. The current is gathered per step from the
+    weight rows of the active inputs only and never stored; the backward computes the
+    weight gradient from the same spike lists. Values equal ``EventLinear(mode="sparse")``
+    followed by the neuron's kernel exactly. ``wt``: ``weight.t().contiguous()`` if the
+    caller keeps one (computed here otherwise). Raises ``Unsupported`` with the reason.
+    """
+    if kind not in KINDS:
+        raise Unsupported(f"no fused Linear kernel for {kind!r}")
+    code = getattr(params.surrogate, "code", -1)
+    if code not in (0, 1, 2, 3, 4):
+        raise Unsupported(f"surrogate {type(params.surrogate).__name__} has no kernel code")
+    if x.ndim != 3 or x.numel() == 0:
+        raise Unsupported("the fused Linear kernel needs a non-empty input [T, B, in]")
+    dtype = x.dtype
+    if weight.dtype != dtype or (bias is not None and bias.dtype != dtype):
+        raise Unsupported(f"weight/bias dtype differ from the input ({dtype})")
+    if weight.device.type != "cpu":
+        raise Unsupported(f"the weight is on {weight.device}, not the CPU")
+    T, B, _ = x.shape
+    n = weight.shape[0]
+    m = B * n
+    k = KINDS[kind]
+    shape = (n,)
+    beta = _per_neuron(decay_factor(params.tau_mem, params.dt), shape, dtype, "tau_mem")
+    th = _per_neuron(params.threshold, shape, dtype, "threshold")
+    zeros_n = x.new_zeros(n)
+    zeros_m = x.new_zeros(m)
+    alpha = rho = adp = zeros_n
+    i0 = a0 = zeros_m
+    v0 = _flat_state(state.v, dtype, m, "v")
+    if k == 1:
+        alpha = _per_neuron(decay_factor(params.tau_syn, params.dt), shape, dtype, "tau_syn")
+        i0 = _flat_state(state.i, dtype, m, "i")
+    elif k == 2:
+        rho = _per_neuron(decay_factor(params.tau_adapt, params.dt), shape, dtype, "tau_adapt")
+        adp = _per_neuron(params.adaptation, shape, dtype, "adaptation")
+        a0 = _flat_state(state.a, dtype, m, "a")
+    tensors = [x, weight, bias, v0, i0, a0, beta, alpha, rho, th, adp]
+    store = torch.is_grad_enabled() and any(
+        isinstance(t, torch.Tensor) and t.requires_grad for t in tensors)
+    if block is None:  # forward: long contiguous rows; backward: one block per thread
+        import numba
+
+        block = min(n, _kernels_sparse().FUSED_BLOCK)
+        bblock = min(block, max(16, -(-n // numba.get_num_threads())))
+    else:
+        bblock = block
+    if wt is None:
+        wt = weight.detach().t().contiguous()
+    elif tuple(wt.shape) != (weight.shape[1], n) or not wt.is_contiguous():
+        raise ValueError("wt must be weight.t().contiguous()")
+    if not store:  # inference: straight from the input, no spike lists, no autograd node
+        spk, v, i, a = _event_lif_infer(k, RESETS[params.reset], x, wt, bias, v0, i0, a0, beta,
+                                        alpha, rho, th, adp, block)
+        return _event_outputs(k, state, spk, v, i, a, T, B, n)
+    lists = spike_lists(x.reshape(T * B, x.shape[2]))
+    cfg = (k, RESETS[params.reset], bool(params.detach_reset), int(code),
+           float(params.surrogate.width), n, store, T, B, int(block), int(bblock))
+    spk, v, i, a = _EventLIFScan.apply(cfg, x, lists, wt,
+                                       weight, bias, v0, i0, a0, beta, alpha, rho, th, adp)
+    return _event_outputs(k, state, spk, v, i, a, T, B, n)
+
+
+def _event_outputs(k, state, spk, v, i, a, T, B, n):
+    spikes = spk.view(T, B, n)
+    if k == 0:
+        new = type(state)(v.view(B, n))
+    elif k == 1:
+        new = type(state)(v.view(B, n), i.view(B, n))
+    else:
+        new = type(state)(v.view(B, n), a.view(B, n))
+    return spikes, new
+
+
+def _event_lif_infer(k, reset, x, wt, bias, v0, i0, a0, beta, alpha, rho, th, adp, block):
+    """(spikes [T, M], v, i, a) without a gradient (``_numba_lif.event_lif_infer``)."""
+    T, B, _ = x.shape
+    n = wt.shape[1]
+    x2 = x.detach().reshape(T * B, x.shape[2]).contiguous()
+    has_bias = bias is not None
+    b = bias.detach().contiguous() if has_bias else wt.new_zeros(0)
+    spk = wt.new_empty(T, B * n)
+    v_out, i_out, a_out = (torch.empty_like(v0) for _ in range(3))
+    bad = torch.zeros(((n + block - 1) // block) * B, dtype=torch.uint8)
+    _kernels().event_lif_infer(
+        x2.numpy(), _np(wt), _np(b), has_bias, T, B, _np(v0), _np(i0), _np(a0), _np(beta),
+        _np(alpha), _np(rho), _np(th), _np(adp), k, reset, block, spk.numpy(), v_out.numpy(),
+        i_out.numpy(), a_out.numpy(), bad.numpy())
+    if bool(bad.any()):
+        raise ValueError("input contains NaN or inf; clean or clip the input first")
+    return spk, v_out, i_out, a_out
+
+
+def _kernels_sparse():
+    from . import _numba_sparse
+
+    return _numba_sparse

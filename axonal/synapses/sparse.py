@@ -7,13 +7,20 @@ proportional to spikes). ``EventLinear`` picks the cheaper path per call from th
 input density and gives the same result as ``nn.Linear`` (to float rounding: the sums run in
 another order), with the same gradients for weight, bias and input.
 
-Calibration (benchmarks/sparse_linear.py; T=100, B=32, 700 -> 512, float32, this project's
-2-core CPU, see the table printed there): the numba gather beat the BLAS matmul by about 4x at
-2% density and 2x at 10%, and still at 20%; the crossover lies between 20% and 50%
-depending on load and shape. The default ``density_threshold=0.15`` keeps a margin;
-``mode="dense"`` / ``"sparse"`` force a path and ``density_threshold=`` moves the switch.
+Calibration (benchmarks/sparse_linear.py; T=100, B=32, 700 -> 512, float32, one thread, CPU
+time, this project's 2-core machine, table in BENCHMARKS.md): the layer alone beat the BLAS
+matmul 2.2x at 2 % density (inference and training), 1.1-1.2x at 10 %, and lost from 20 %
+(0.7x); fused with a LIF layer 3.1x / 2.3x at 2 %, 1.5x / 1.4x at 10 %, 0.9x at 20 %. The
+gather reads one weight row per active input and is bound by memory bandwidth, the dense
+matmul by arithmetic, hence the early crossover. The default ``density_threshold=0.15`` sits
+at it; ``mode="dense"`` / ``"sparse"`` force a path and ``density_threshold=`` moves the switch.
 The density is estimated on at most 256 evenly spaced rows, so the choice costs far less
 than either path.
+
+Followed by a LIF-family neuron inside ``axonal.Sequential``, the layer runs fused with it
+(``EventLinear.fused_forward``): one kernel gathers each step's current and advances the
+neurons, so the ``[T, B, out]`` current is never stored, and the backward scatters the weight
+gradient from the same spike lists (benchmarks/sparse_linear.py, BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -34,34 +41,47 @@ def _numba_ok() -> bool:
     return numba_available()
 
 
-def _gather(x2: torch.Tensor, wt: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """x2 [R, I] @ wt [I, O] (+ bias) by the event-driven numba kernel."""
-    from ..kernels._numba_sparse import event_linear_forward
-
-    y = torch.empty(x2.shape[0], wt.shape[1], dtype=x2.dtype)
-    b = bias.detach().contiguous() if bias is not None else wt.new_zeros(0)
-    event_linear_forward(x2.detach().numpy(), wt.detach().numpy(), b.numpy(), bias is not None,
-                         y.numpy())
-    return y
-
-
 class _EventLinear(torch.autograd.Function):
+    """y = x W^T + b from the spike lists of x (compressed rows, built once per call and kept
+    for the backward, where the weight gradient is scattered from the same lists)."""
+
     @staticmethod
     def forward(ctx, x2, weight, bias):
-        ctx.save_for_backward(x2, weight)
+        import numba
+
+        from ..kernels import _numba_sparse as ks
+        from ..kernels.lif import spike_lists
+
+        lists = spike_lists(x2)
+        ptr, idx, val, binary = lists
+        wt = weight.detach().t().contiguous()
+        y = torch.empty(x2.shape[0], wt.shape[1], dtype=x2.dtype)
+        b = bias.detach().contiguous() if bias is not None else wt.new_zeros(0)
+        ks.csr_linear_forward(ptr.numpy(), idx.numpy(), val.numpy(), binary, wt.numpy(),
+                              b.numpy(), bias is not None, y.numpy())
+        ctx.lists = lists
+        ctx.threads = numba.get_num_threads()
+        ctx.save_for_backward(weight)
         ctx.has_bias = bias is not None
-        return _gather(x2.contiguous(), weight.detach().t().contiguous(), bias)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        x2, weight = ctx.saved_tensors
+        from ..kernels import _numba_sparse as ks
+
+        (weight,) = ctx.saved_tensors
         g = g.contiguous()
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             gx = g @ weight  # dense: every input gets a gradient, active or not
         if ctx.needs_input_grad[1]:
-            # dW^T = x^T g, again event-driven: row k of x^T lists the steps input k was active
-            gw = _gather(x2.t().contiguous(), g, None).t()
+            ptr, idx, val, binary = ctx.lists
+            o = weight.shape[0]
+            gwt = weight.new_zeros(weight.shape[1], o)
+            block = min(512, max(16, -(-o // ctx.threads)))
+            ks.csr_linear_weight_grad(ptr.numpy(), idx.numpy(), val.numpy(), binary,
+                                      g.detach().numpy(), block, gwt.numpy())
+            gw = gwt.t().contiguous()
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = g.sum(0)
         return gx, gw, gb
@@ -127,6 +147,62 @@ class EventLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return event_linear(x, self.weight, self.bias, self.mode, self.density_threshold)
+
+    def _transposed_for_inference(self):
+        """W^T kept between calls while no gradient is recorded and the weight is unchanged
+        (same storage, same version counter: an optimiser step or ``copy_`` refreshes it), so
+        a fixed model does not transpose its weights on every call; ``None`` (the kernel then
+        transposes afresh) while training."""
+        w = self.weight
+        if torch.is_grad_enabled() and w.requires_grad:
+            self._wt_cache = None
+            return None
+        key = (w.data_ptr(), w._version, tuple(w.shape), w.dtype)
+        cached = getattr(self, "_wt_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, w.detach().t().contiguous())
+            self._wt_cache = cached
+        return cached[1]
+
+    def fused_forward(self, neuron, x: torch.Tensor, state=None):
+        """``neuron(self(x), state)`` as one event-driven kernel, or ``None`` if it does not apply.
+
+        Applies when ``neuron`` is a LIF-family module (``LIF``, ``CurrentBasedLIF``,
+        ``AdaptiveLIF``) whose backend is not ``"scan"``, the input is a float32/float64 CPU
+        tensor ``[T, B, in]`` and this layer would take its sparse path (``mode="sparse"``, or
+        ``"auto"`` below ``density_threshold``). The current ``x W^T + b`` is then gathered per
+        step inside the neuron kernel and never stored (``axonal.kernels.lif.event_lif_scan``);
+        spikes and states equal ``neuron(EventLinear(mode="sparse")(x))`` exactly. Called by
+        ``axonal.Sequential``.
+        """
+        from ..kernels.lif import KINDS, Unsupported, event_lif_scan
+        from ..neurons.base import NeuronModule
+
+        if (self.mode == "dense" or not isinstance(neuron, NeuronModule)
+                or neuron.kernel_name not in KINDS or neuron.backend == "scan"
+                or str(neuron.backend).startswith("triton")):
+            return None
+        if neuron.size is not None and tuple(neuron.size) != (self.out_features,):
+            return None
+        w, b = self.weight, self.bias
+        if not (isinstance(x, torch.Tensor) and x.ndim == 3 and x.shape[-1] == self.in_features
+                and x.numel() > 0 and x.device.type == "cpu" and w.device.type == "cpu"
+                and x.dtype in (torch.float32, torch.float64) and w.dtype == x.dtype
+                and (b is None or b.dtype == x.dtype) and _numba_ok()):
+            return None
+        if self.mode == "auto" and _density(x.reshape(-1, x.shape[-1])) >= self.density_threshold:
+            return None
+        T, B = x.shape[:2]
+        if state is None:
+            state = neuron.State(*(x.new_zeros(B, self.out_features) for _ in neuron.State._fields))
+        elif not isinstance(state, neuron.State) or any(
+                tuple(f.shape) != (B, self.out_features) for f in state):
+            return None  # the unfused path reports the problem
+        try:
+            return event_lif_scan(neuron.kernel_name, x, w, b, state, neuron.params(),
+                                  wt=self._transposed_for_inference())
+        except Unsupported:
+            return None  # e.g. a custom surrogate: the unfused path handles (or reports) it
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
