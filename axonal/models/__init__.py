@@ -65,3 +65,12 @@ def _register_builtin() -> None:
 
 
 _register_builtin()
+
+
+def _register_long_memory() -> None:
+    from .long_memory_recipes import register_long_memory_models
+
+    register_long_memory_models()
+
+
+_register_long_memory()

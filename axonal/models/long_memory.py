@@ -206,3 +206,27 @@ def lstm_hidden_for_budget(n_inputs: int, n_classes: int, budget: int) -> int:
     h0 = max(1, int((-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)))
     cands = [h for h in (h0 - 1, h0, h0 + 1, h0 + 2) if h >= 1]
     return min(cands, key=lambda h: abs(lstm_parameter_count(n_inputs, n_classes, h) - budget))
+
+
+def _lstm_synops(m: nn.LSTM, args, kwargs, output):
+    """SynOps of ``nn.LSTM``: every step multiplies the input and the previous hidden state into
+    the four gates, ``4 h (n + h)`` real-valued MACs per sample and step and layer (the gate
+    nonlinearities and element-wise products are not synaptic operations)."""
+    from ..metrics.synops import SynapticCount
+
+    x = args[0] if args else kwargs["input"]
+    steps_batch = x.shape[0] * (x.shape[1] if x.ndim == 3 else 1)
+    h, n = m.hidden_size, m.input_size
+    per = 4 * h * (n + h) + sum(4 * h * (h + h) for _ in range(m.num_layers - 1))
+    per *= 2 if m.bidirectional else 1
+    macs = torch.tensor(float(steps_batch) * per, dtype=torch.float64)
+    return SynapticCount(macs, macs, False)
+
+
+def _register_lstm_rule() -> None:
+    from ..metrics.synops import register_synops_rule
+
+    register_synops_rule(nn.LSTM, _lstm_synops)
+
+
+_register_lstm_rule()
