@@ -39,6 +39,7 @@ class L2MUConfig(_Schema):
     the encoding-free spiking input module (0: raw values straight into the cell)."""
 
     architecture: Literal["l2mu"] = "l2mu"
+    readout: Literal["last", "mean", "sum"] | None = None   # None: the model's default
     neuron: Literal["lif", "cuba"] = "lif"
     hidden_size: int = Field(48, gt=0)
     memory_size: int = Field(16, gt=0)
@@ -51,6 +52,7 @@ class L2MUConfig(_Schema):
 
 class LMUConfig(_Schema):
     architecture: Literal["lmu"] = "lmu"
+    readout: Literal["last", "mean", "sum"] | None = None   # None: the model's default
     hidden_size: int = Field(48, gt=0)
     memory_size: int = Field(16, gt=0)
     order: int = Field(4, ge=1, le=32)
@@ -61,6 +63,7 @@ class ELMConfig(_Schema):
     """ELM (``branch: false``) or Branch-ELM; memory time constants log-spaced on ``[tau_min, tau_max]``."""
 
     architecture: Literal["elm"] = "elm"
+    readout: Literal["last", "mean", "sum"] | None = None   # None: the model's default
     branch: bool = False
     num_memory: int = Field(32, gt=0)
     tau_min: float = Field(1.0, gt=0)
@@ -81,6 +84,7 @@ class SpikingRNNConfig(_Schema):
     """Input Linear -> recurrent ``neuron`` population -> Linear -> leaky readout (last step)."""
 
     architecture: Literal["spiking_rnn"] = "spiking_rnn"
+    readout: Literal["last", "mean", "sum"] | None = None   # None: the model's default
     neuron: Literal["lif", "alif", "amsu"] = "lif"
     hidden_size: int = Field(64, gt=0)
     tau_mem: float = Field(10.0, gt=0)
@@ -95,6 +99,7 @@ class LSTMConfig(_Schema):
     recipe's ``baselines`` list: the main model's trainable-parameter count)."""
 
     architecture: Literal["lstm"] = "lstm"
+    readout: Literal["last", "mean", "sum"] | None = None   # None: the model's default
     hidden_size: int | None = Field(None, gt=0)
     parameter_budget: int | Literal["match"] | None = None
 
@@ -144,27 +149,29 @@ def _wrap(net, encoder, info):
 def _build_l2mu(s: L2MUConfig, info, encoder):
     net = L2MUClassifier(_inputs(encoder, info), info.n_classes, hidden_size=s.hidden_size,
                          memory_size=s.memory_size, order=s.order, theta=s.theta, neuron=s.neuron,
-                         input_module=s.input_module or None, input_layers=s.input_layers, syn_decay=s.syn_decay)
+                         input_module=s.input_module or None, input_layers=s.input_layers, syn_decay=s.syn_decay,
+                         readout=s.readout)
     return _wrap(net, encoder, info)
 
 
 def _build_lmu(s: LMUConfig, info, encoder):
     net = LMUClassifier(_inputs(encoder, info), info.n_classes, hidden_size=s.hidden_size,
-                        memory_size=s.memory_size, order=s.order, theta=s.theta)
+                        memory_size=s.memory_size, order=s.order, theta=s.theta, readout=s.readout)
     return _wrap(net, encoder, info)
 
 
 def _build_elm(s: ELMConfig, info, encoder):
     net = ELMClassifier(_inputs(encoder, info), info.n_classes, num_memory=s.num_memory, tau_min=s.tau_min,
                         tau_max=s.tau_max, branch=s.branch, learn_tau=s.learn_tau, lambda_value=s.lambda_value,
-                        mlp_layers=s.mlp_layers, tau_syn=s.tau_syn)
+                        mlp_layers=s.mlp_layers, tau_syn=s.tau_syn, readout=s.readout)
     return _wrap(net, encoder, info)
 
 
 def _build_spiking_rnn(s: SpikingRNNConfig, info, encoder):
     net = SpikingRNNClassifier(_inputs(encoder, info), info.n_classes, hidden_size=s.hidden_size, neuron=s.neuron,
                                tau_mem=s.tau_mem, tau_slow=s.tau_slow, readout_decay=s.readout_decay,
-                               current_gain=s.current_gain, threshold_gain=s.threshold_gain)
+                               current_gain=s.current_gain, threshold_gain=s.threshold_gain,
+                               readout=s.readout)
     return _wrap(net, encoder, info)
 
 
@@ -174,7 +181,7 @@ def _build_lstm(s: LSTMConfig, info, encoder):
         raise ValueError("lstm: parameter_budget 'match' only works in a recipe's baselines list (it copies the "
                          "main model's parameter count); give an int or hidden_size here")
     hidden = s.hidden_size or lstm_hidden_for_budget(n_in, info.n_classes, int(s.parameter_budget))
-    return _wrap(LSTMClassifier(n_in, info.n_classes, hidden), encoder, info)
+    return _wrap(LSTMClassifier(n_in, info.n_classes, hidden, readout=s.readout), encoder, info)
 
 
 def _build_minirocket(s: MiniRocketConfig, info, encoder):
