@@ -95,11 +95,11 @@ def train(
 def _baseline_table(rows: list) -> str:
     """The recipe's main model beside its baselines (same splits), one line each."""
     lines = ["model vs baselines (same splits):",
-             f"  {'model':<16}{'test acc':>9}{'params':>9}{'SynOps/sample':>15}{'energy/sample':>15}"]
+             f"  {'model':<22}{'test acc':>9}{'params':>9}{'SynOps/sample':>15}{'energy/sample':>15}"]
     for r in rows:
         syn = f"{r['synops']:,.0f}" if r.get("synops") is not None else "-"
         en = _fmt_energy(r["energy_j"]) if r.get("energy_j") else "-"
-        lines.append(f"  {r['architecture']:<16}{r['test_accuracy']:>9.4f}{r['trainable_parameters']:>9,}"
+        lines.append(f"  {r['architecture']:<22}{r['test_accuracy']:>9.4f}{r['trainable_parameters']:>9,}"
                      f"{syn:>15}{en:>15}")
     return "\n".join(lines)
 

@@ -348,25 +348,24 @@ def table_har(seeds, quick, scale, log, datasets=("BasicMotions", "JapaneseVowel
     return rows
 
 
-def table_adding(seeds, quick, scale, log, gaps=(0, 40, 120), models=("elm_long", "elm_short", "lstm", "lif"),
-                 n_train=1000, n_test=400, n_classes=5, label="sum"):
+def table_adding(seeds, quick, scale, log, gaps=(0, 30, 90), models=("elm_long", "elm_short", "lstm", "lif"),
+                 n_train=600, n_test=400, n_classes=5, label="sum"):
     rows = []
-    for gap in gaps:
-        for seed in seeds:
-            kw = dict(gap=gap, repeat=1, n_classes=n_classes, label=label)
-            full = DigitsAdding(n_train, split="train", seed=seed, **kw)
-            test = DigitsAdding(n_test, split="test", seed=seed, **kw)
-            n_val = n_train // 5
-            data = {"train": (full.x[n_val:], full.y[n_val:]), "val": (full.x[:n_val], full.y[:n_val]),
-                    "test": (test.x, test.y)}
-            chance = float(torch.bincount(test.y).max()) / len(test.y)
-            cfg = seq_config(quick, scale, "elm_long")
-            for m in models:
-                r = run_model(m, data, 16, full.n_classes, cfg, seed)
-                r.update(gap=gap, chance=chance)
-                rows.append(r)
-                log(f"[adding] gap {gap} seed {seed} {m}: acc {r['test_acc']:.3f} (chance {chance:.3f}, "
-                    f"{r['train_s']:.0f}s, {r['epochs_run']} ep)")
+    for seed, gap in [(s, g) for s in seeds for g in gaps]:  # seed-major: every finished seed has all gaps
+        kw = dict(gap=gap, repeat=1, n_classes=n_classes, label=label)
+        full = DigitsAdding(n_train, split="train", seed=seed, **kw)
+        test = DigitsAdding(n_test, split="test", seed=seed, **kw)
+        n_val = n_train // 5
+        data = {"train": (full.x[n_val:], full.y[n_val:]), "val": (full.x[:n_val], full.y[:n_val]),
+                "test": (test.x, test.y)}
+        chance = float(torch.bincount(test.y).max()) / len(test.y)
+        cfg = seq_config(quick, scale, "elm_long")
+        for m in models:
+            r = run_model(m, data, 16, full.n_classes, cfg, seed)
+            r.update(gap=gap, chance=chance)
+            rows.append(r)
+            log(f"[adding] gap {gap} seed {seed} {m}: acc {r['test_acc']:.3f} (chance {chance:.3f}, "
+                f"{r['train_s']:.0f}s, {r['epochs_run']} ep)")
     return rows
 
 
@@ -414,7 +413,7 @@ def main(argv=None):
     ap.add_argument("--models", nargs="+", default=None, help="subset of the models of each table")
     ap.add_argument("--har-readout", default="mean", choices=["mean", "last"])
     ap.add_argument("--n-train", type=int, default=None, help="training sequences of the adding / copy tasks")
-    ap.add_argument("--gaps", type=int, nargs="+", default=[0, 40, 120])
+    ap.add_argument("--gaps", type=int, nargs="+", default=[0, 30, 90])
     ap.add_argument("--delays", type=int, nargs="+", default=[10, 50, 200])
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -12,7 +12,17 @@ alternatives beside the model of interest.
 """
 from __future__ import annotations
 
-__all__ = ["run_baselines", "comparison_row"]
+__all__ = ["run_baselines", "comparison_row", "describe_model"]
+
+
+def describe_model(section) -> str:
+    """Short label of a model section: the architecture and what tells its variants apart."""
+    arch = getattr(section, "architecture", "?")
+    if arch in ("l2mu", "spiking_rnn"):
+        return f"{arch}/{section.neuron}"
+    if arch == "elm":
+        return f"{'branch_elm' if section.branch else 'elm'}(tau_max={section.tau_max:g})"
+    return arch
 
 
 def _trainable(model) -> int:
@@ -35,7 +45,7 @@ def run_baselines(trainer, results: dict) -> list[dict]:
 
     cfg = trainer.config
     main_params = _trainable(trainer.model)
-    rows = [comparison_row("main", getattr(cfg.model, "architecture", "?"), results, main_params,
+    rows = [comparison_row("main", describe_model(cfg.model), results, main_params,
                            str(trainer.run_dir))]
     for i, section in enumerate(cfg.baselines):
         section = section.model_copy()
@@ -50,5 +60,5 @@ def run_baselines(trainer, results: dict) -> list[dict]:
         sub = Trainer(data, run_dir=run_dir, quiet=trainer.quiet)
         trainer._log(f"baseline {i + 1}/{len(cfg.baselines)}: {arch}")
         res = sub.fit()
-        rows.append(comparison_row(f"baseline {i}", arch, res, _trainable(sub.model), str(run_dir)))
+        rows.append(comparison_row(f"baseline {i}", describe_model(section), res, _trainable(sub.model), str(run_dir)))
     return rows
