@@ -288,6 +288,8 @@ def summarize(rows, key_fields):
         s = dict(zip(key_fields, key))
         s.update(n=len(rs), acc_mean=float(accs.mean()), acc_std=float(accs.std(ddof=1)) if len(rs) > 1 else 0.0,
                  params=rs[0].get("params"), train_s=float(np.mean([r["train_s"] for r in rs])))
+        if "chance" in rs[0]:
+            s["chance"] = float(np.mean([r["chance"] for r in rs])) * 100
         if "synops" in rs[0]:
             s["synops"] = float(np.mean([r["synops"] for r in rs]))
             s["energy_nJ"] = float(np.mean([r["energy_J"] for r in rs])) * 1e9
@@ -296,14 +298,17 @@ def summarize(rows, key_fields):
 
 
 def markdown(summary, key_fields, title):
-    lines = [f"### {title}", "", "| " + " | ".join(key_fields) + " | test acc % (mean ± std, n) | params | "
-             "SynOps/sample | energy/sample (nJ) | train s/run |",
-             "|" + "---|" * (len(key_fields) + 5)]
+    chance = any("chance" in s for s in summary) and "chance" not in key_fields
+    lines = [f"### {title}", "", "| " + " | ".join(key_fields) + " | test acc % (mean ± std, n) | "
+             + ("chance % | " if chance else "") + "params | SynOps/sample | energy/sample (nJ) | train s/run |",
+             "|" + "---|" * (len(key_fields) + 5 + chance)]
     for s in summary:
         syn = f"{s['synops']:.3g}" if s.get("synops") is not None else "-"
         en = f"{s['energy_nJ']:.3g}" if s.get("energy_nJ") is not None else "-"
         lines.append("| " + " | ".join(str(s[k]) for k in key_fields) +
-                     f" | {s['acc_mean']:.1f} ± {s['acc_std']:.1f} ({s['n']}) | {s['params'] or '-'} | {syn} | {en} |"
+                     f" | {s['acc_mean']:.1f} ± {s['acc_std']:.1f} ({s['n']}) | "
+                     + (f"{s.get('chance', float('nan')):.1f} | " if chance else "")
+                     + f"{s['params'] or '-'} | {syn} | {en} |"
                      f" {s['train_s']:.0f} |")
     return "\n".join(lines)
 
@@ -398,6 +403,26 @@ def _git_commit():
         return None
 
 
+TABLES = {"har": (["dataset", "model"], "HAR / speech: test accuracy"),
+          "adding": (["gap", "model"], "Two spike-coded digits separated by a gap"),
+          "copy": (["delay", "model"], "Delayed recall (5 of 8 symbols), per-symbol accuracy (chance 12.5%)")}
+
+
+def merge(paths, out):
+    """Concatenate the runs of several result files table by table and summarise them again."""
+    merged = {"merged_from": list(paths), "commit": _git_commit()}
+    md = []
+    for table, (keys, title) in TABLES.items():
+        rows = [r for p in paths for r in json.loads(Path(p).read_text()).get(table, {}).get("runs", [])]
+        if rows:
+            merged[table] = {"runs": rows, "summary": summarize(rows, keys)}
+            md.append(markdown(merged[table]["summary"], keys, title))
+    merged["markdown"] = "\n\n".join(md)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(merged, indent=1, default=float))
+    print(merged["markdown"])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -415,7 +440,11 @@ def main(argv=None):
     ap.add_argument("--n-train", type=int, default=None, help="training sequences of the adding / copy tasks")
     ap.add_argument("--gaps", type=int, nargs="+", default=[0, 30, 90])
     ap.add_argument("--delays", type=int, nargs="+", default=[10, 50, 200])
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="combine result files of separate runs (e.g. one per seed) into one table; no training")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     torch.set_num_threads(args.threads)
     log = lambda s: print(s, flush=True)
     t0 = time.time()
@@ -434,8 +463,8 @@ def main(argv=None):
             kw["models"] = tuple(args.models)
         rows = table_adding(args.seeds, args.quick, args.epochs_scale, log, gaps=tuple(args.gaps),
                             label=args.adding_label, **kw)
-        results["adding"] = {"runs": rows, "summary": summarize(rows, ["gap", "model", "chance"])}
-        md.append(markdown(results["adding"]["summary"], ["gap", "model", "chance"],
+        results["adding"] = {"runs": rows, "summary": summarize(rows, ["gap", "model"])}
+        md.append(markdown(results["adding"]["summary"], ["gap", "model"],
                            f"Two spike-coded digits separated by a gap, label = {args.adding_label} digit(s)"))
     if "copy" in args.tables:
         kw = {"n_train": args.n_train} if args.n_train else {}
