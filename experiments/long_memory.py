@@ -49,6 +49,19 @@ from axonal.models.long_memory import (  # noqa: E402
 )
 
 SPIKING = {"l2mu_lif", "l2mu_cuba", "amsu", "lif", "alif"}
+PARTIAL: Path | None = None   # where finished runs are written as they come (set by main)
+
+
+def save_partial(table: str, rows: list) -> None:
+    """Write the runs finished so far (``{table: {"runs": rows}}``), so that an interrupted run
+    keeps its results; ``--merge`` reads these files like final ones."""
+    if PARTIAL is None:
+        return
+    data = json.loads(PARTIAL.read_text()) if PARTIAL.exists() else {}
+    data[table] = {"runs": rows}
+    tmp = PARTIAL.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=float))
+    tmp.replace(PARTIAL)
 
 
 # ============================================================================ data
@@ -339,6 +352,7 @@ def table_har(seeds, quick, scale, log, datasets=("BasicMotions", "JapaneseVowel
                 r = run_model(m, data, n_in, n_out, cfg, seed)
                 r["dataset"] = ds
                 rows.append(r)
+                save_partial("har", rows)
                 log(f"[har] {ds} seed {seed} {m}: acc {r['test_acc']:.3f} ({r['train_s']:.0f}s, "
                     f"{r['epochs_run']} ep)")
             if "minirocket" not in models:
@@ -347,6 +361,7 @@ def table_har(seeds, quick, scale, log, datasets=("BasicMotions", "JapaneseVowel
                 r = run_minirocket(data, seed)
                 r["dataset"] = ds
                 rows.append(r)
+                save_partial("har", rows)
                 log(f"[har] {ds} seed {seed} minirocket: acc {r['test_acc']:.3f}")
             except ImportError as exc:
                 log(f"[har] skipping MiniRocket: {exc}")
@@ -369,6 +384,7 @@ def table_adding(seeds, quick, scale, log, gaps=(0, 30, 90), models=("elm_long",
             r = run_model(m, data, 16, full.n_classes, cfg, seed)
             r.update(gap=gap, chance=chance)
             rows.append(r)
+            save_partial("adding", rows)
             log(f"[adding] gap {gap} seed {seed} {m}: acc {r['test_acc']:.3f} (chance {chance:.3f}, "
                 f"{r['train_s']:.0f}s, {r['epochs_run']} ep)")
     return rows
@@ -390,6 +406,7 @@ def table_copy(seeds, quick, scale, log, delays=(10, 50, 200), models=("lif", "a
                 r = run_model(m, data, full.channels, full.n_symbols, cfg, seed, per_step=True)
                 r.update(delay=delay)
                 rows.append(r)
+                save_partial("copy", rows)
                 log(f"[copy] delay {delay} seed {seed} {m}: acc {r['test_acc']:.3f} ({r['train_s']:.0f}s, "
                     f"{r['epochs_run']} ep)")
     return rows
@@ -446,6 +463,8 @@ def main(argv=None):
     if args.merge:
         return merge(args.merge, args.out)
     torch.set_num_threads(args.threads)
+    global PARTIAL
+    PARTIAL = Path(args.out).with_suffix(".partial.json")
     log = lambda s: print(s, flush=True)
     t0 = time.time()
     results = {"seeds": args.seeds, "quick": args.quick, "epochs_scale": args.epochs_scale,
