@@ -430,7 +430,13 @@ def merge(paths, out):
     merged = {"merged_from": list(paths), "commit": _git_commit()}
     md = []
     for table, (keys, title) in TABLES.items():
-        rows = [r for p in paths for r in json.loads(Path(p).read_text()).get(table, {}).get("runs", [])]
+        rows, seen = [], set()
+        for p in paths:  # a (setting, model, seed) measured twice counts once: the first file wins
+            for r in json.loads(Path(p).read_text()).get(table, {}).get("runs", []):
+                key = tuple(r.get(k) for k in keys) + (r.get("seed"),)
+                if key not in seen:
+                    seen.add(key)
+                    rows.append(r)
         if rows:
             merged[table] = {"runs": rows, "summary": summarize(rows, keys)}
             md.append(markdown(merged[table]["summary"], keys, title))
