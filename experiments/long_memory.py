@@ -303,9 +303,13 @@ def summarize(rows, key_fields):
                  params=rs[0].get("params"), train_s=float(np.mean([r["train_s"] for r in rs])))
         if "chance" in rs[0]:
             s["chance"] = float(np.mean([r["chance"] for r in rs])) * 100
-        if "synops" in rs[0]:
-            s["synops"] = float(np.mean([r["synops"] for r in rs]))
-            s["energy_nJ"] = float(np.mean([r["energy_J"] for r in rs])) * 1e9
+        measured = [r for r in rs if r.get("synops") is not None]  # runs recovered from logs carry accuracy only
+        if measured:
+            s["synops"] = float(np.mean([r["synops"] for r in measured]))
+            s["energy_nJ"] = float(np.mean([r["energy_J"] for r in measured])) * 1e9
+            s["n_ops"] = len(measured)
+        if s["params"] is None:
+            s["params"] = next((r["params"] for r in rs if r.get("params") is not None), None)
         out.append(s)
     return out
 
