@@ -87,7 +87,21 @@ def train(
     typer.echo(f"{results['recipe']}: {results['epochs_run']} epochs (best {results['best_epoch']}), "
                f"{time.perf_counter() - t0:.1f} s")
     typer.echo(_summary(results["test"]))
+    if results.get("baselines"):
+        typer.echo(_baseline_table(results["baselines"]))
     typer.echo(f"run folder: {trainer.run_dir}")
+
+
+def _baseline_table(rows: list) -> str:
+    """The recipe's main model beside its baselines (same splits), one line each."""
+    lines = ["model vs baselines (same splits):",
+             f"  {'model':<22}{'test acc':>9}{'params':>9}{'SynOps/sample':>15}{'energy/sample':>15}"]
+    for r in rows:
+        syn = f"{r['synops']:,.0f}" if r.get("synops") is not None else "-"
+        en = _fmt_energy(r["energy_j"]) if r.get("energy_j") else "-"
+        lines.append(f"  {r['architecture']:<22}{r['test_accuracy']:>9.4f}{r['trainable_parameters']:>9,}"
+                     f"{syn:>15}{en:>15}")
+    return "\n".join(lines)
 
 
 @app.command("eval")

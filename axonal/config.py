@@ -1,10 +1,11 @@
 """Validated training recipes: one schema for the CLI and the Python API.
 
-A recipe has six sections::
+A recipe has six sections (and an optional list of baselines)::
 
     data:      {name, options, seed, val_fraction, batch_size, standardize}
     encoder:   {name, options}
     model:     {architecture, ...}      # keys depend on the architecture (see axonal.models)
+    baselines: [{architecture, ...}]    # optional: models compared on the same splits
     optimiser: {name, lr, weight_decay, momentum, scheduler: {...}}
     training:  {epochs, seed, device, grad_clip, early_stopping: {metric, patience, min_delta}}
     output:    {dir, raster, curves}
@@ -225,6 +226,8 @@ class Recipe(_Section):
     optimiser: OptimiserConfig = Field(default_factory=OptimiserConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    #: models trained on the same splits after the main one, for comparison (``axonal.train.baselines``)
+    baselines: list[Any] = Field(default_factory=list)
 
     @field_validator("model", mode="before")
     @classmethod
@@ -235,15 +238,44 @@ class Recipe(_Section):
             raise ValueError(f"the model section must be a mapping, got {type(v).__name__}")
         return _model_schema(v).model_validate(dict(v))
 
+    @field_validator("baselines", mode="before")
+    @classmethod
+    def _baseline_sections(cls, v):
+        if not isinstance(v, (list, tuple)):
+            raise ValueError(f"baselines must be a list of model sections ({{architecture: ..., ...}}), "
+                             f"got {type(v).__name__}")
+        out = []
+        for item in v:
+            if isinstance(item, BaseModel):
+                item = item.model_dump()
+            if not isinstance(item, Mapping) or "architecture" not in item:
+                raise ValueError("every baseline is a model section with an architecture key, e.g. "
+                                 "{architecture: lstm, parameter_budget: match}")
+            schema = _model_schema(item)
+            try:
+                out.append(schema.model_validate(dict(item)))
+            except ValidationError as exc:
+                msgs = []
+                for e in exc.errors(include_url=False):
+                    key = ".".join(str(p) for p in e["loc"])
+                    if e["type"] == "extra_forbidden":
+                        msgs.append(f"unknown key {key!r}; known keys: {', '.join(schema.model_fields)}")
+                    else:
+                        msgs.append(f"{key or 'section'}: {e['msg'].removeprefix('Value error, ')}")
+                raise ValueError(f"baseline {len(out)} ({item['architecture']}): " + "; ".join(msgs)) from None
+        return out
+
     @property
     def split_seed(self) -> int:
         return self.training.seed if self.data.seed is None else self.data.seed
 
     def to_dict(self) -> dict:
         """Plain JSON-serialisable dict; ``Recipe.model_validate(d)`` gives the recipe back."""
-        d = self.model_dump(mode="json", exclude={"model"})
+        d = self.model_dump(mode="json", exclude={"model", "baselines"})
         d["model"] = self.model.model_dump(mode="json")
         out = {k: d[k] for k in ("name", "description", "data", "encoder", "model", "optimiser", "training", "output")}
+        if self.baselines:
+            out["baselines"] = [b.model_dump(mode="json") for b in self.baselines]
         return out
 
 

@@ -30,15 +30,19 @@ __all__ = ["SequenceDataset", "DatasetInfo", "DatasetSplits", "stratified_split"
 class SequenceDataset(Dataset):
     """In-memory dataset of ``(x [T, C] float32, y int64)`` items (``x [C]`` for static data).
 
-    ``x``: ``[N, T, C]`` (or ``[N, C]``), ``y``: ``[N]``, ``lengths``: ``[N]`` true lengths of
+    ``x``: ``[N, T, C]`` (or ``[N, C]``), ``y``: ``[N]`` (or ``[N, T]`` per-step targets, e.g. the
+    copy task, with ``-100`` where nothing is asked; batches then carry ``y [B, T]``), ``lengths``: ``[N]`` true lengths of
     zero-padded sequences, or ``None`` when all have length ``T``.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None = None):
         x = torch.as_tensor(x, dtype=torch.float32)
         y = torch.as_tensor(y, dtype=torch.int64)
-        if x.ndim not in (2, 3) or y.ndim != 1 or x.shape[0] != y.shape[0]:
-            raise ValueError(f"SequenceDataset needs x [N, T, C] or [N, C] and y [N]; got x "
+        if x.ndim not in (2, 3) or y.ndim not in (1, 2) or x.shape[0] != y.shape[0]:
+            raise ValueError(f"SequenceDataset needs x [N, T, C] or [N, C] and y [N] (or per-step y [N, T]); "
+                             f"got x {tuple(x.shape)} and y {tuple(y.shape)}")
+        if y.ndim == 2 and (x.ndim != 3 or y.shape[1] != x.shape[1]):
+            raise ValueError(f"SequenceDataset: per-step targets y [N, T] need x [N, T, C] with the same T; got x "
                              f"{tuple(x.shape)} and y {tuple(y.shape)}")
         if lengths is not None:
             lengths = torch.as_tensor(lengths, dtype=torch.int64)
@@ -98,6 +102,7 @@ class DatasetInfo:
     options: dict = field(default_factory=dict)   # the options the splits were built with
     mean: tuple[float, ...] | None = None          # standardisation fitted on train, if applied
     std: tuple[float, ...] | None = None
+    per_step: bool = False        # targets y [T] per sample (copy task) instead of one label
 
 
 @dataclass(frozen=True)

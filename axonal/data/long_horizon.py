@@ -23,7 +23,8 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-__all__ = ["DigitsAdding", "DelayedRecall", "digit_spike_trains", "time_major_collate", "IGNORE_INDEX"]
+__all__ = ["DigitsAdding", "DelayedRecall", "digit_spike_trains", "time_major_collate", "IGNORE_INDEX",
+           "digits_adding_splits", "delayed_recall_splits"]
 
 IGNORE_INDEX = -100
 
@@ -142,3 +143,48 @@ class DelayedRecall(Dataset):
 
     def __getitem__(self, i):
         return self.x[i], self.y[i]
+
+
+def _as_sequence_dataset(x, y):
+    from .core import SequenceDataset
+
+    return SequenceDataset(x, y)
+
+
+def digits_adding_splits(*, gap: int, n_train: int, n_test: int, repeat: int = 1, n_classes: int = 5,
+                         label: str = "sum", data_seed: int = 0, val_fraction: float = 0.2):
+    """``(train, val, test, n_labels)`` :class:`~axonal.data.core.SequenceDataset` splits of
+    :class:`DigitsAdding` for ``load_dataset("digits_adding")``.
+
+    ``n_train`` pairs are drawn from the training image pool and the last ``val_fraction`` of
+    them held out for validation; the ``n_test`` test pairs use unseen images. Everything
+    depends on ``data_seed`` only (never on the training seed), so every model of a comparison
+    sees the same data.
+    """
+    _check_int("n_test", n_test, 1)
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction!r}")
+    kw = dict(gap=gap, repeat=repeat, n_classes=n_classes, label=label, seed=data_seed)
+    full = DigitsAdding(n_train, split="train", **kw)
+    test = DigitsAdding(n_test, split="test", **kw)
+    n_val = int(round(n_train * val_fraction))
+    cut = n_train - n_val
+    return (_as_sequence_dataset(full.x[:cut], full.y[:cut]), _as_sequence_dataset(full.x[cut:], full.y[cut:]),
+            _as_sequence_dataset(test.x, test.y), full.n_classes)
+
+
+def delayed_recall_splits(*, delay: int, n_train: int, n_test: int, length: int = 5, n_symbols: int = 8,
+                          data_seed: int = 0, val_fraction: float = 0.2):
+    """``(train, val, test)`` splits of :class:`DelayedRecall` for ``load_dataset("delayed_recall")``.
+
+    Targets are per step (``y [N, T]``, :data:`IGNORE_INDEX` outside the recall window); the test
+    sequences come from a separate generator seed (``data_seed + 10_000``).
+    """
+    _check_int("n_test", n_test, 1)
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction!r}")
+    full = DelayedRecall(n_train, delay, length=length, n_symbols=n_symbols, seed=data_seed)
+    test = DelayedRecall(n_test, delay, length=length, n_symbols=n_symbols, seed=data_seed + 10_000)
+    cut = n_train - int(round(n_train * val_fraction))
+    return (_as_sequence_dataset(full.x[:cut], full.y[:cut]), _as_sequence_dataset(full.x[cut:], full.y[cut:]),
+            _as_sequence_dataset(test.x, test.y))

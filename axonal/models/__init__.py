@@ -77,3 +77,12 @@ def _register_delay_models() -> None:
 
 
 _register_delay_models()
+
+
+def _register_long_memory() -> None:
+    from .long_memory_recipes import register_long_memory_models
+
+    register_long_memory_models()
+
+
+_register_long_memory()

@@ -54,7 +54,16 @@ def reduce_output(out: torch.Tensor, readout: str) -> torch.Tensor:
 
 
 class _SequenceModel(Temporal):
+    """Base of the classifiers: ``readout`` ("last", "mean" or "sum") is how :meth:`reduce`
+    turns per-step outputs into logits; each class has a default and takes ``readout=``."""
+
     readout = "last"
+
+    def _set_readout(self, readout: str | None) -> None:
+        if readout is not None:
+            if readout not in ("last", "mean", "sum"):
+                raise ValueError(f"readout must be 'last', 'mean' or 'sum', got {readout!r}")
+            self.readout = readout
 
     def reduce(self, out: torch.Tensor) -> torch.Tensor:
         return reduce_output(out, self.readout)
@@ -71,8 +80,9 @@ class L2MUClassifier(_SequenceModel):
 
     def __init__(self, n_inputs: int, n_classes: int, hidden_size: int = 64, memory_size: int = 32,
                  order: int = 4, theta: float = 16.0, neuron: str = "lif", input_module: float | None = 4,
-                 **kwargs):
+                 readout: str | None = None, **kwargs):
         super().__init__()
+        self._set_readout(readout)
         self.net = L2MU(n_inputs, hidden_size, memory_size, order, theta, output_size=n_classes,
                         neuron=neuron, input_module=input_module, **kwargs)
 
@@ -84,8 +94,9 @@ class LMUClassifier(_SequenceModel):
     """Non-spiking LMU + linear readout of the hidden state (the L2MU's upper reference)."""
 
     def __init__(self, n_inputs: int, n_classes: int, hidden_size: int = 64, memory_size: int = 32,
-                 order: int = 4, theta: float = 16.0):
+                 order: int = 4, theta: float = 16.0, readout: str | None = None):
         super().__init__()
+        self._set_readout(readout)
         self.net = LMU(n_inputs, hidden_size, memory_size, order, theta)
         self.head = nn.Linear(hidden_size, n_classes)
 
@@ -103,8 +114,9 @@ class ELMClassifier(_SequenceModel):
     """
 
     def __init__(self, n_inputs: int, n_classes: int, num_memory: int = 50, tau_min: float = 1.0,
-                 tau_max: float = 200.0, branch: bool = False, **kwargs):
+                 tau_max: float = 200.0, branch: bool = False, readout: str | None = None, **kwargs):
         super().__init__()
+        self._set_readout(readout)
         cls = BranchELM if branch else ExpressiveLeakyMemory
         self.net = cls(n_inputs, n_classes, num_memory=num_memory, tau_min=tau_min, tau_max=tau_max, **kwargs)
 
@@ -145,8 +157,10 @@ class SpikingRNNClassifier(_SequenceModel):
 
     def __init__(self, n_inputs: int, n_classes: int, hidden_size: int = 64, neuron: str = "lif",
                  tau_mem: float = 10.0, tau_slow: float = 200.0, readout_decay: float = 0.8,
-                 current_gain: float = 0.5, threshold_gain: float = 0.0, input_gain: float = 1.0):
+                 current_gain: float = 0.5, threshold_gain: float = 0.0, input_gain: float = 1.0,
+                 readout: str | None = None):
         super().__init__()
+        self._set_readout(readout)
         if neuron == "lif":
             pop = LIF(hidden_size, tau_mem=tau_mem, learn=("tau_mem", "threshold"), per_neuron=True)
         elif neuron == "alif":
@@ -180,8 +194,9 @@ class SpikingRNNClassifier(_SequenceModel):
 class LSTMClassifier(_SequenceModel):
     """One-layer LSTM + linear readout of the hidden state at each step."""
 
-    def __init__(self, n_inputs: int, n_classes: int, hidden_size: int = 32):
+    def __init__(self, n_inputs: int, n_classes: int, hidden_size: int = 32, readout: str | None = None):
         super().__init__()
+        self._set_readout(readout)
         self.lstm = nn.LSTM(n_inputs, hidden_size)
         self.head = nn.Linear(hidden_size, n_classes)
 
@@ -206,3 +221,27 @@ def lstm_hidden_for_budget(n_inputs: int, n_classes: int, budget: int) -> int:
     h0 = max(1, int((-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)))
     cands = [h for h in (h0 - 1, h0, h0 + 1, h0 + 2) if h >= 1]
     return min(cands, key=lambda h: abs(lstm_parameter_count(n_inputs, n_classes, h) - budget))
+
+
+def _lstm_synops(m: nn.LSTM, args, kwargs, output):
+    """SynOps of ``nn.LSTM``: every step multiplies the input and the previous hidden state into
+    the four gates, ``4 h (n + h)`` real-valued MACs per sample and step and layer (the gate
+    nonlinearities and element-wise products are not synaptic operations)."""
+    from ..metrics.synops import SynapticCount
+
+    x = args[0] if args else kwargs["input"]
+    steps_batch = x.shape[0] * (x.shape[1] if x.ndim == 3 else 1)
+    h, n = m.hidden_size, m.input_size
+    per = 4 * h * (n + h) + sum(4 * h * (h + h) for _ in range(m.num_layers - 1))
+    per *= 2 if m.bidirectional else 1
+    macs = torch.tensor(float(steps_batch) * per, dtype=torch.float64)
+    return SynapticCount(macs, macs, False)
+
+
+def _register_lstm_rule() -> None:
+    from ..metrics.synops import register_synops_rule
+
+    register_synops_rule(nn.LSTM, _lstm_synops)
+
+
+_register_lstm_rule()

@@ -145,8 +145,14 @@ class Trainer:
             train = self.splits.train
             encoder.fit(train.x, None if train.static else train.valid_mask())
         self.model = build_model(cfg.model, self.info, encoder).to(self.device)
+        if hasattr(self.model, "fit_splits"):  # gradient-free baseline (MiniRocket): fitted here, deterministically
+            self.model.fit_splits(self.splits)
         o = cfg.optimiser
         params = [p for p in self.model.parameters() if p.requires_grad]
+        if not self.trains_by_gradient:
+            self.optimizer = self.scheduler = None
+            self._built = True
+            return self
         if callable(getattr(self.model, "optimizer_groups", None)):
             # a model with its own parameter groups (e.g. DCLS delays: positions at another lr)
             params = [g for g in self.model.optimizer_groups(lr=o.lr, weight_decay=o.weight_decay)
@@ -166,6 +172,12 @@ class Trainer:
         self._built = True
         return self
 
+    @property
+    def trains_by_gradient(self) -> bool:
+        """False for models fitted in ``build`` (``trains_by_gradient = False``, e.g. MiniRocket):
+        their epoch loop runs once and only measures."""
+        return bool(getattr(self.model, "trains_by_gradient", True))
+
     def _loader(self, split, shuffle: bool, epoch: int = 0):
         from ..data import make_loader
 
@@ -174,6 +186,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ epochs
     def train_epoch(self, epoch: int) -> dict:
+        if not self.trains_by_gradient:
+            res = self.evaluate(self.splits.train)
+            return {"train_loss": res["loss"], "train_accuracy": res["accuracy"]}
         self.model.train()
         if callable(getattr(self.model, "start_epoch", None)):  # per-epoch schedule (DCLS sigma)
             self.model.start_epoch(epoch, self.config.training.epochs)
@@ -191,9 +206,10 @@ class Trainer:
             self.optimizer.step()
             if callable(after_step):
                 after_step()
-            total_loss += float(loss.detach()) * y.shape[0]
-            correct += int((scores.detach().argmax(-1) == y).sum())
-            n += y.shape[0]
+            c, k = _correct(scores.detach(), y)
+            total_loss += float(loss.detach()) * k
+            correct += c
+            n += k
         return {"train_loss": total_loss / max(n, 1), "train_accuracy": correct / max(n, 1)}
 
     @torch.no_grad()
@@ -213,8 +229,9 @@ class Trainer:
                 x, y = x.to(self.device), y.to(self.device)
                 scores = self.model(x)
                 total_loss += float(F.cross_entropy(scores, y, reduction="sum"))
-                correct += int((scores.argmax(-1) == y).sum())
-                n += y.shape[0]
+                c, k = _correct(scores, y)
+                correct += c
+                n += k
         finally:
             if mon is not None:
                 mon.detach()
@@ -283,10 +300,11 @@ class Trainer:
         has_val = len(self.splits.val) > 0
         es = cfg.training.early_stopping
         t_start = time.perf_counter()
-        bar = tqdm(total=cfg.training.epochs, initial=start, desc=cfg.name, unit="epoch", leave=False,
+        epochs = cfg.training.epochs if self.trains_by_gradient else min(1, cfg.training.epochs)
+        bar = tqdm(total=epochs, initial=start, desc=cfg.name, unit="epoch", leave=False,
                    disable=self.quiet or not sys.stderr.isatty(), file=sys.stderr)
         try:
-            for epoch in range(start, cfg.training.epochs):
+            for epoch in range(start, epochs):
                 if self.state["stopped_early"]:
                     break
                 t0 = time.perf_counter()
@@ -297,7 +315,7 @@ class Trainer:
                     for layer in val["layers"]:
                         if layer["binary"] and not layer["nested"]:
                             row[f"val_rate.{layer['name']}"] = layer["firing_rate"]
-                row["lr"] = self.optimizer.param_groups[0]["lr"]
+                row["lr"] = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else 0.0
                 if self.scheduler is not None:
                     self.scheduler.step()
                 row["time_s"] = time.perf_counter() - t0
@@ -322,7 +340,13 @@ class Trainer:
         if self.state["stopped_early"]:
             self._log(f"early stop: no {es.metric} improvement for {es.patience} epochs "
                       f"(best epoch {self.state['best_epoch']})")
-        return self.finish(train_time_s=time.perf_counter() - t_start)
+        results = self.finish(train_time_s=time.perf_counter() - t_start)
+        if cfg.baselines:
+            from .baselines import run_baselines
+
+            results["baselines"] = run_baselines(self, results)
+            ckpt.write_json(self.run_dir / "results.json", results)
+        return results
 
     # ------------------------------------------------------------------ final test
     def finish(self, train_time_s: float | None = None) -> dict:
@@ -369,6 +393,14 @@ class Trainer:
         spikes = torch.cat(mon.spikes(names[0]), 0)
         raster(spikes, path=path, title=f"{self.config.name}: {names[0]}, test sample 0")
         return path.name
+
+
+def _correct(scores: torch.Tensor, y: torch.Tensor) -> tuple[int, int]:
+    """``(correct, counted)`` predictions: scores ``[B, K]`` with labels ``y [B]``, or per-step
+    scores ``[B, K, T]`` with ``y [B, T]`` where targets of -100 (cross-entropy's ignore index)
+    are not counted."""
+    valid = y != -100
+    return int(((scores.argmax(1) == y) & valid).sum()), int(valid.sum())
 
 
 def _row_text(row: dict, epochs: int) -> str:
