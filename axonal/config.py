@@ -35,6 +35,13 @@ __all__ = [
 ]
 
 
+
+def check_layer_sizes(sizes: list[int]) -> list[int]:
+    """Validator body shared by the model schemas: every hidden layer size must be positive."""
+    if any(n <= 0 for n in sizes):
+        raise ValueError(f"hidden layer sizes must be positive integers, got {sizes}")
+    return sizes
+
 class ConfigError(ValueError):
     """A recipe that cannot be used; the message says what is wrong and how to fix it."""
 
@@ -134,9 +141,7 @@ class SpikingClassifierConfig(_Section):
     @field_validator("hidden")
     @classmethod
     def _positive_sizes(cls, v):
-        if any(n <= 0 for n in v):
-            raise ValueError(f"hidden layer sizes must be positive integers, got {v}")
-        return v
+        return check_layer_sizes(v)
 
     @model_validator(mode="after")
     def _params_fit_neuron(self):

@@ -33,7 +33,7 @@ from torch import nn
 from pydantic import Field, field_validator
 from torch.nn import functional as F
 
-from ..config import _Section
+from ..config import _Section, check_layer_sizes
 from ..network import Sequential
 from ..neurons import LIF
 from ..surrogate import ATan
@@ -216,9 +216,7 @@ class DCLSDelaysConfig(_Section):
     @field_validator("hidden")
     @classmethod
     def _positive_sizes(cls, v):
-        if any(n <= 0 for n in v):
-            raise ValueError(f"hidden layer sizes must be positive integers, got {v}")
-        return v
+        return check_layer_sizes(v)
 
 
 class DCLSDelayClassifier(nn.Module):
