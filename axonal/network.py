@@ -13,7 +13,8 @@ one entry per temporal layer (``None`` for stateless ones), so passing it back s
 A stateless layer may offer ``fused_forward(next_layer, x, state)``: ``Sequential`` then asks
 it to run together with the temporal layer that follows (``EventLinear`` followed by a LIF-family
 neuron runs as one event-driven kernel); it returns ``None`` when fusion does not apply, and
-the two layers run one after the other. The result is the same either way.
+the two layers run one after the other. The result is the same either way. Layers with
+forward hooks (``axonal.metrics.SpikeMonitor``) are never fused, so the hooks see both layers.
 """
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ from torch import nn
 
 class Temporal(nn.Module):
     """Marker base: a layer that consumes ``[T, B, ...]`` and returns ``(output, state)``."""
+
+
+def _has_hooks(module: nn.Module) -> bool:
+    """True when a forward (pre-)hook would observe ``module``: fusing it would hide its call."""
+    from torch.nn.modules import module as torch_module
+
+    return bool(module._forward_hooks or module._forward_pre_hooks
+                or torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks)
 
 
 def apply_per_step(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -64,7 +73,8 @@ class Sequential(nn.Module):
         while i < len(layers):
             layer = layers[i]
             fuse = getattr(layer, "fused_forward", None)
-            if fuse is not None and i + 1 < len(layers):
+            if fuse is not None and i + 1 < len(layers) and not (
+                    _has_hooks(layer) or _has_hooks(layers[i + 1])):
                 # a stateless layer that can run fused with the temporal layer after it (the
                 # event-driven Linear + LIF kernel): ``None`` when it does not apply
                 result = fuse(layers[i + 1], x, None if states is None else states[i + 1])

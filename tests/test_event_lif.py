@@ -220,3 +220,32 @@ def test_block_split_does_not_change_results(kind):
     for a, c in zip(*outs):
         torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-12)
     assert outs[0][0].sum() > 0
+
+
+def test_monitor_sees_both_layers_of_a_fusable_pair(monkeypatch):
+    """Under SpikeMonitor the pair runs unfused, so its hooks count the same spikes and SynOps as
+    for ``nn.Linear`` + LIF; without hooks it fuses again."""
+    from axonal.metrics import SpikeMonitor
+
+    torch.manual_seed(2)
+    net = Sequential(EventLinear(100, 64, bias=False), LIF(64))
+    ref = Sequential(nn.Linear(100, 64, bias=False), LIF(64))
+    ref[0].load_state_dict(net[0].state_dict())
+    with torch.no_grad():
+        net[0].weight.mul_(4.0)
+        ref[0].weight.mul_(4.0)
+    x = (torch.rand(30, 4, 100) < 0.05).float()
+    calls = _count_fused(monkeypatch)
+    reports = []
+    for model in (net, ref):
+        with SpikeMonitor(model) as mon:
+            out, _ = model(x)
+        reports.append(mon.report().to_dict())
+    assert not calls
+    assert out.sum() > 0
+    got, want = reports
+    assert got["totals"]["synops"] == want["totals"]["synops"] > 0
+    assert got["totals"]["spikes"] == want["totals"]["spikes"] > 0
+    assert [s["kind"] for s in got["synapses"]] == ["EventLinear"]
+    net(x)
+    assert len(calls) == 1

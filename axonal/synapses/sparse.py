@@ -164,6 +164,13 @@ class EventLinear(nn.Module):
             self._wt_cache = cached
         return cached[1]
 
+    def synaptic_operations(self, inputs: tuple, output):
+        """SynOps protocol of ``axonal.metrics``: counted as ``nn.Linear`` (nonzero inputs x
+        out_features), whichever path (sparse or dense) ran."""
+        from ..metrics.synops import linear_synops
+
+        return linear_synops(self, inputs[0])
+
     def fused_forward(self, neuron, x: torch.Tensor, state=None):
         """``neuron(self(x), state)`` as one event-driven kernel, or ``None`` if it does not apply.
 
