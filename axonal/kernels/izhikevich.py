@@ -20,30 +20,13 @@ reference scan. Register with the dispatch as kind ``"izhikevich"``.
 """
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 import torch
 
+from ._numba_lif import surrogate_derivative
+
 __all__ = ["izhikevich_fused"]
-
-
-@numba.njit(cache=True, inline="always")
-def _sg(code, width, x):
-    if code == 0:
-        a = abs(x) / width
-        return 1.0 / (2.0 * width * (1.0 + a) * (1.0 + a))
-    if code == 1:
-        z = math.pi * x / (2.0 * width)
-        return 1.0 / (2.0 * width * (1.0 + z * z))
-    if code == 2:
-        a = 1.0 - abs(x) / width
-        return a / width if a > 0.0 else 0.0
-    if code == 3:
-        z = x / width
-        return math.exp(-0.5 * z * z) / (width * 2.5066282746310002)
-    return 1.0 if abs(x) < width else 0.0
 
 
 @numba.njit(cache=True, parallel=True)
@@ -90,7 +73,7 @@ def _backward(g_out, g_vT, g_uT, x, vs, us, a, b, vpk, dt, code, width, g_x, g_v
             v2 = v1 + h * (0.04 * v1 * v1 + 5.0 * v1 + 140.0 - u + i)
             s = 1.0 if v2 >= vpk else 0.0
             g_vc = (1.0 - s) * gv + dt * aj * bj * gu
-            g_v2 = g_out[t, j] * _sg(code, width, v2 - vpk)
+            g_v2 = g_out[t, j] * surrogate_derivative(code, width, v2 - vpk)
             if v2 <= vpk:
                 g_v2 += g_vc
             g_v1 = g_v2 * (1.0 + h * (0.08 * v1 + 5.0))

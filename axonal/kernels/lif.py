@@ -143,6 +143,27 @@ def _flat_state(t: torch.Tensor, dtype, m: int, name: str) -> torch.Tensor:
     return t.reshape(m).contiguous()
 
 
+def _neuron_arrays(k, params, state, x, shape, n, m, dtype):
+    """Flat kernel inputs of a LIF-family population of kind ``k`` (0 LIF, 1 CuBa, 2 adaptive):
+    initial ``v, i, a`` ``[m]`` and per-neuron ``beta, alpha, rho, threshold, adaptation`` ``[n]``
+    (zeros for the constants and states the kind does not have)."""
+    beta = _per_neuron(decay_factor(params.tau_mem, params.dt), shape, dtype, "tau_mem")
+    th = _per_neuron(params.threshold, shape, dtype, "threshold")
+    zeros_n = x.new_zeros(n)
+    zeros_m = x.new_zeros(m)
+    alpha = rho = adp = zeros_n
+    i0 = a0 = zeros_m
+    v0 = _flat_state(state.v, dtype, m, "v")
+    if k == 1:
+        alpha = _per_neuron(decay_factor(params.tau_syn, params.dt), shape, dtype, "tau_syn")
+        i0 = _flat_state(state.i, dtype, m, "i")
+    elif k == 2:
+        rho = _per_neuron(decay_factor(params.tau_adapt, params.dt), shape, dtype, "tau_adapt")
+        adp = _per_neuron(params.adaptation, shape, dtype, "adaptation")
+        a0 = _flat_state(state.a, dtype, m, "a")
+    return v0, i0, a0, beta, alpha, rho, th, adp
+
+
 def lif_family_scan(kind: str, x: torch.Tensor, state, params, weight=None):
     """Run the fused kernel; see the module docstring. Raises ``Unsupported``."""
     recurrent = kind.startswith("recurrent_")
@@ -163,20 +184,7 @@ def lif_family_scan(kind: str, x: torch.Tensor, state, params, weight=None):
     m = B * n
     k = KINDS[base]
     inner = state.neuron if recurrent else state
-    beta = _per_neuron(decay_factor(params.tau_mem, params.dt), shape, dtype, "tau_mem")
-    th = _per_neuron(params.threshold, shape, dtype, "threshold")
-    zeros_n = x.new_zeros(n)
-    zeros_m = x.new_zeros(m)
-    alpha = rho = adp = zeros_n
-    i0 = a0 = zeros_m
-    v0 = _flat_state(inner.v, dtype, m, "v")
-    if k == 1:
-        alpha = _per_neuron(decay_factor(params.tau_syn, params.dt), shape, dtype, "tau_syn")
-        i0 = _flat_state(inner.i, dtype, m, "i")
-    elif k == 2:
-        rho = _per_neuron(decay_factor(params.tau_adapt, params.dt), shape, dtype, "tau_adapt")
-        adp = _per_neuron(params.adaptation, shape, dtype, "adaptation")
-        a0 = _flat_state(inner.a, dtype, m, "a")
+    v0, i0, a0, beta, alpha, rho, th, adp = _neuron_arrays(k, params, inner, x, shape, n, m, dtype)
     xf = x.reshape(T, m).contiguous()
     tensors = [xf, v0, i0, a0, beta, alpha, rho, th, adp]
     if recurrent:
@@ -324,20 +332,7 @@ def event_lif_scan(kind: str, x: torch.Tensor, weight: torch.Tensor, bias, state
     m = B * n
     k = KINDS[kind]
     shape = (n,)
-    beta = _per_neuron(decay_factor(params.tau_mem, params.dt), shape, dtype, "tau_mem")
-    th = _per_neuron(params.threshold, shape, dtype, "threshold")
-    zeros_n = x.new_zeros(n)
-    zeros_m = x.new_zeros(m)
-    alpha = rho = adp = zeros_n
-    i0 = a0 = zeros_m
-    v0 = _flat_state(state.v, dtype, m, "v")
-    if k == 1:
-        alpha = _per_neuron(decay_factor(params.tau_syn, params.dt), shape, dtype, "tau_syn")
-        i0 = _flat_state(state.i, dtype, m, "i")
-    elif k == 2:
-        rho = _per_neuron(decay_factor(params.tau_adapt, params.dt), shape, dtype, "tau_adapt")
-        adp = _per_neuron(params.adaptation, shape, dtype, "adaptation")
-        a0 = _flat_state(state.a, dtype, m, "a")
+    v0, i0, a0, beta, alpha, rho, th, adp = _neuron_arrays(k, params, state, x, shape, n, m, dtype)
     tensors = [x, weight, bias, v0, i0, a0, beta, alpha, rho, th, adp]
     store = torch.is_grad_enabled() and any(
         isinstance(t, torch.Tensor) and t.requires_grad for t in tensors)
