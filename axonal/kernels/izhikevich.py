@@ -29,7 +29,7 @@ from ._numba_lif import surrogate_derivative
 __all__ = ["izhikevich_fused"]
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _forward(x, v0, u0, a, b, c, d, vpk, dt, out, vs, us):
     t_n, m = x.shape
     h = 0.5 * dt
@@ -56,7 +56,7 @@ def _forward(x, v0, u0, a, b, c, d, vpk, dt, out, vs, us):
         us[t_n, j] = u
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _backward(g_out, g_vT, g_uT, x, vs, us, a, b, vpk, dt, code, width, g_x, g_v0, g_u0):
     t_n, m = x.shape
     h = 0.5 * dt

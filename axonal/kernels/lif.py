@@ -244,7 +244,9 @@ def spike_lists(x2: torch.Tensor):
     nnz = int(ptr[-1])
     idx = torch.empty(nnz, dtype=torch.int32)
     val = torch.empty(nnz, dtype=x2.dtype)
-    ks.active_fill(x2.numpy(), ptr.numpy(), idx.numpy(), val.numpy())
+    xn = x2.numpy()
+    grouped = nnz < ks.GROUPED_BELOW * max(x2.numel(), 1)
+    ks.active_fill(xn, ks.bit_view(xn), grouped, ptr.numpy(), idx.numpy(), val.numpy())
     if nnz and not bool(torch.isfinite(val).all()):
         raise ValueError("input contains NaN or inf; clean or clip the input first")
     return ptr, idx, val, bool((val == 1).all())
@@ -380,8 +382,13 @@ def _event_lif_infer(k, reset, x, wt, bias, v0, i0, a0, beta, alpha, rho, th, ad
     spk = wt.new_empty(T, B * n)
     v_out, i_out, a_out = (torch.empty_like(v0) for _ in range(3))
     bad = torch.zeros(((n + block - 1) // block) * B, dtype=torch.uint8)
+    ks = _kernels_sparse()
+    xn = x2.numpy()
+    step = max(1, -(-xn.shape[0] // 256))
+    sample = -(-xn.shape[0] // step) * xn.shape[1]
+    grouped = ks.count_nonzero_rows(xn, step) < ks.GROUPED_BELOW * max(sample, 1)
     _kernels().event_lif_infer(
-        x2.numpy(), _np(wt), _np(b), has_bias, T, B, _np(v0), _np(i0), _np(a0), _np(beta),
+        xn, ks.bit_view(xn), grouped, _np(wt), _np(b), has_bias, T, B, _np(v0), _np(i0), _np(a0), _np(beta),
         _np(alpha), _np(rho), _np(th), _np(adp), k, reset, block, spk.numpy(), v_out.numpy(),
         i_out.numpy(), a_out.numpy(), bad.numpy())
     if bool(bad.any()):

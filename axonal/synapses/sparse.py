@@ -88,10 +88,20 @@ class _EventLinear(torch.autograd.Function):
 
 
 def _density(x2: torch.Tensor, max_rows: int = 256) -> float:
+    """Fraction of nonzero entries, estimated on at most ``max_rows`` evenly spaced rows
+    (numba when it imports: torch's ``count_nonzero`` on a strided sample cost 0.24 ms per
+    call at [3200, 700], a few percent of a sparse inference step)."""
     r = x2.shape[0]
-    if r > max_rows:
-        x2 = x2[:: math.ceil(r / max_rows)]
-    return float(x2.count_nonzero()) / max(x2.numel(), 1)
+    step = math.ceil(r / max_rows) if r > max_rows else 1
+    rows = -(-r // step)
+    total = rows * x2.shape[1]
+    if total == 0:
+        return 0.0
+    if _numba_ok() and x2.device.type == "cpu" and x2.dtype in (torch.float32, torch.float64):
+        from ..kernels._numba_sparse import count_nonzero_rows
+
+        return count_nonzero_rows(x2.detach().numpy(), step) / total
+    return float(x2[::step].count_nonzero()) / total
 
 
 def event_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
