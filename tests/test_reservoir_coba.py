@@ -81,7 +81,7 @@ def test_same_spikes_as_brian2_on_the_same_network():
     import math
     from pathlib import Path
 
-    from axonal.reservoir import Connectivity, LIFParams, SparseNetwork, SynapseChannel
+    from axonal.reservoir import Connectivity, LIFPopulation, SparseNetwork, SynapseChannel
 
     d = np.load(Path(__file__).parent / "data" / "coba_brian2_small.npz")
     ne, n = int(d["n_exc"]), int(d["n_exc"] + d["n_inh"])
@@ -90,7 +90,7 @@ def test_same_spikes_as_brian2_on_the_same_network():
     conn = Connectivity.from_coo(pre, post, np.where(exc, 0.6, 6.7), n, n, channels=np.where(exc, 0, 1))
     dt = 0.1
     tau = lambda t: -dt / math.log(1 - dt / t)
-    net = SparseNetwork(LIFParams(n, i_bias=20.0),
+    net = SparseNetwork(LIFPopulation(n, i_bias=20.0),
                         channels=(SynapseChannel(tau(5.0), "conductance", 0.0),
                                   SynapseChannel(tau(10.0), "conductance", -80.0)),
                         recurrent=conn, dt=dt)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from axonal.learning import STDP
-from axonal.reservoir import (ActivityModulator, Connectivity, LIFParams, SparseNetwork,
+from axonal.reservoir import (ActivityModulator, Connectivity, LIFPopulation, SparseNetwork,
                               SynapseChannel, TraceSTDP, random_connectivity)
 from axonal.reservoir.reference import reference_run
 
@@ -28,7 +28,7 @@ def _random_net(seed, n, n_in, p, n_ch, max_d, integrator, plastic, mod_kind):
     rec = random_connectivity(n, n, p, weight=w_rec, seed=seed, delay=d, channel=ch)
     inp = random_connectivity(n_in, n, 0.5, weight=lambda r, pre, post: r.uniform(0.5, 3.0, pre.size),
                               seed=seed + 1, delay=d, channel=ch) if n_in else None
-    lif = LIFParams(n, tau_m=rng.uniform(5.0, 20.0, n), v_rest=-60.0, v_reset=rng.uniform(-65, -58, n),
+    lif = LIFPopulation(n, tau_m=rng.uniform(5.0, 20.0, n), v_rest=-60.0, v_reset=rng.uniform(-65, -58, n),
                     v_thresh=-50.0, t_ref=rng.choice([0.0, 1.0, 2.0], n), i_bias=rng.uniform(0, 8, n))
     stdp = in_stdp = None
     if plastic:
@@ -140,7 +140,7 @@ def test_delays_equal_brute_force_loop():
         for i in rng.choice(nt, 3, replace=False):
             ipre.append(j), ipost.append(nd + i), iw.append(rng.uniform(0.1, 1.0)), idl.append(rng.integers(0, 6))
     inp = Connectivity.from_coo(ipre, ipost, iw, n_in, n, delays=idl)
-    lif = LIFParams(n, tau_m=1.0, v_rest=0.0, v_reset=0.0, v_thresh=np.r_[np.full(nd, 0.5), np.full(nt, 1e9)],
+    lif = LIFPopulation(n, tau_m=1.0, v_rest=0.0, v_reset=0.0, v_thresh=np.r_[np.full(nd, 0.5), np.full(nt, 1e9)],
                     t_ref=0.0)
     net = SparseNetwork(lif, channels=(SynapseChannel(0.0),), recurrent=rec, input=inp, dt=1.0)
     drive = np.zeros((T, n))
@@ -168,7 +168,7 @@ def test_sparse_stdp_equals_library_stdp_on_existing_synapses():
     inp = random_connectivity(n_in, n, 0.4, weight=lambda r, a, b: r.uniform(0.3, 0.7, a.size), seed=4)
     rule = TraceSTDP(a_plus=0.01, a_minus=0.012, tau_plus=20.0, tau_minus=15.0, w_min=0.0, w_max=1.0)
     # a pulse channel and a threshold the synaptic drive cannot reach: only the current spikes
-    lif = LIFParams(n, tau_m=1.0, v_rest=0.0, v_reset=0.0, v_thresh=100.0, t_ref=0.0)
+    lif = LIFPopulation(n, tau_m=1.0, v_rest=0.0, v_reset=0.0, v_thresh=100.0, t_ref=0.0)
     net = SparseNetwork(lif, channels=(SynapseChannel(0.0),), input=inp, dt=1.0, input_plasticity=rule)
     pre = rng.random((T, n_in)) < 0.2
     post = rng.random((T, n)) < 0.15
@@ -193,7 +193,7 @@ def test_conductance_known_values():
     membrane (exp_euler) / Euler values against hand-computed formulas."""
     dt, tau_m, tau_e, w = 0.1, 20.0, 5.0, 0.6
     inp = Connectivity.from_coo([0], [0], [w], 1, 1)
-    net = SparseNetwork(LIFParams(1, t_ref=0.0), channels=(SynapseChannel(tau_e, "conductance", 0.0),),
+    net = SparseNetwork(LIFPopulation(1, t_ref=0.0), channels=(SynapseChannel(tau_e, "conductance", 0.0),),
                         input=inp, dt=dt, integrator="exp_euler")
     T = 50
     spikes = np.zeros((T, 1), bool)
@@ -217,7 +217,7 @@ def test_conductance_known_values():
 
 def test_refractory_period_and_reset():
     """A neuron driven far above threshold fires every ref_steps steps, reset in between."""
-    net = SparseNetwork(LIFParams(1, tau_m=1.0, v_rest=0.0, v_reset=-5.0, v_thresh=1.0, t_ref=3.0), dt=1.0)
+    net = SparseNetwork(LIFPopulation(1, tau_m=1.0, v_rest=0.0, v_reset=-5.0, v_thresh=1.0, t_ref=3.0), dt=1.0)
     res = net.run(input_current=np.full((12, 1), 10.0), record_v=[0])
     assert res.spike_times.tolist() == [0, 3, 6, 9]
     assert res.v[1, 0] == -5.0 and res.v[2, 0] == -5.0
@@ -225,7 +225,7 @@ def test_refractory_period_and_reset():
 
 def test_bad_inputs_raise_clear_errors():
     conn = random_connectivity(5, 5, 0.5, seed=0, delay=3)
-    lif = LIFParams(5)
+    lif = LIFPopulation(5)
     with pytest.raises(ValueError, match="max_delay"):
         SparseNetwork(lif, recurrent=conn, max_delay=2)
     net = SparseNetwork(lif, recurrent=conn, input=random_connectivity(3, 5, 0.5, seed=1))
@@ -244,18 +244,18 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="per-step modulator"):
         net.run(4, modulator=np.ones(3))
     with pytest.raises(ValueError, match="5 x 5"):
-        SparseNetwork(LIFParams(4), recurrent=conn)
+        SparseNetwork(LIFPopulation(4), recurrent=conn)
     with pytest.raises(ValueError, match="channel"):
         SparseNetwork(lif, recurrent=random_connectivity(5, 5, 0.5, seed=0, channel=2))
     with pytest.raises(ValueError, match="tau_m"):
-        LIFParams(3, tau_m=-1.0)
+        LIFPopulation(3, tau_m=-1.0)
     with pytest.raises(ValueError, match="NaN"):
-        LIFParams(3, v_thresh=[0.0, np.nan, 1.0])
+        LIFPopulation(3, v_thresh=[0.0, np.nan, 1.0])
     with pytest.raises(ValueError, match="e_rev"):
         SynapseChannel(5.0, "conductance")
     with pytest.raises(ValueError, match="modulates"):
         TraceSTDP(modulates="sometimes")
     with pytest.raises(ValueError, match="does not belong"):
-        SparseNetwork(LIFParams(4)).run(3, state=net.initial_state())
+        SparseNetwork(LIFPopulation(4)).run(3, state=net.initial_state())
     with pytest.raises(ValueError, match="no input connectivity"):
-        SparseNetwork(LIFParams(5)).run(input_spikes=np.zeros((3, 3)))
+        SparseNetwork(LIFPopulation(5)).run(input_spikes=np.zeros((3, 3)))

@@ -5,6 +5,8 @@ import math
 
 import torch
 
+from ..neurons.base import all_finite
+
 
 def check_signal(x, who: str, min_ndim: int, layout: str) -> torch.Tensor:
     """Check that ``x`` is a finite floating tensor of at least ``min_ndim`` dimensions."""
@@ -16,7 +18,7 @@ def check_signal(x, who: str, min_ndim: int, layout: str) -> torch.Tensor:
                         "(convert with x.float())")
     if x.ndim < min_ndim:
         raise ValueError(f"{who}: input has shape {tuple(x.shape)} ({x.ndim} dims); expected {layout}")
-    if not torch.isfinite(x).all():
+    if not all_finite(x):
         raise ValueError(f"{who}: input contains NaN or inf; clean the signal first "
                          "(e.g. torch.nan_to_num(x) or drop the bad samples)")
     return x

@@ -22,6 +22,20 @@ RESET_MODES = ("subtract", "zero", "none")
 
 
 # ----------------------------------------------------------------------------- validation
+def all_finite(x: torch.Tensor) -> bool:
+    """True when ``x`` holds no NaN or inf, in one pass over it in the common case.
+
+    ``torch.isfinite(x).all()`` makes four passes and two temporaries (measured 50-100 ms on a
+    [100, 128, 1024] float32 input, more than the neuron kernel that follows). A sum carries
+    any NaN or inf through, so a finite sum proves the input finite; only a non-finite sum
+    (a real NaN/inf, or finite values whose sum overflows) takes the exact test.
+    """
+    x = x.detach()
+    if x.numel() == 0 or bool(torch.isfinite(x.sum())):
+        return True
+    return bool(torch.isfinite(x).all())
+
+
 def check_positive(name: str, value: Any) -> None:
     """Raise if a constant that must be > 0 (time constant, threshold, dt) is not."""
     if isinstance(value, torch.Tensor):
@@ -63,7 +77,7 @@ def check_sequence(x: torch.Tensor, size: tuple[int, ...] | None, who: str) -> N
             f"{who}: input has shape {tuple(x.shape)}; expected [T, B, {', '.join(map(str, size))}]"
             f" (time-major).{hint}"
         )
-    if not torch.isfinite(x).all():
+    if not all_finite(x):
         raise ValueError(f"{who}: input contains NaN or inf; clean or clip the input first")
 
 

@@ -14,7 +14,7 @@
 """
 from .connectivity import (GROUP_EXC, GROUP_INH, Connectivity, distance_connectivity,
                            excitatory_mask, grid_positions, random_connectivity, random_positions)
-from .engine import (ActivityModulator, LIFParams, NetworkState, SimulationResult, SparseNetwork,
+from .engine import (ActivityModulator, LIFPopulation, NetworkState, SimulationResult, SparseNetwork,
                      SynapseChannel, TraceSTDP)
 from .adaptive import (EIReservoir, EIReservoirParams, EIReservoirState, ei_reservoir_step,
                        heterogeneous_targets, homeostatic_inhibition_step)
@@ -25,7 +25,7 @@ from .zero_shot import ContrastiveHeads, info_nce, nearest_prototype
 __all__ = [
     "Connectivity", "random_connectivity", "distance_connectivity", "grid_positions",
     "random_positions", "excitatory_mask", "GROUP_EXC", "GROUP_INH",
-    "LIFParams", "SynapseChannel", "TraceSTDP", "ActivityModulator", "NetworkState",
+    "LIFPopulation", "SynapseChannel", "TraceSTDP", "ActivityModulator", "NetworkState",
     "SimulationResult", "SparseNetwork",
     "EIReservoir", "EIReservoirParams", "EIReservoirState", "ei_reservoir_step",
     "heterogeneous_targets", "homeostatic_inhibition_step",

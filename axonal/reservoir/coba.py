@@ -30,7 +30,7 @@ import numpy as np
 
 from ..metrics.spike_statistics import isi_cv
 from .connectivity import excitatory_mask, random_connectivity
-from .engine import LIFParams, NetworkState, SimulationResult, SparseNetwork, SynapseChannel
+from .engine import LIFPopulation, NetworkState, SimulationResult, SparseNetwork, SynapseChannel
 
 __all__ = ["COBAConfig", "COBAResult", "build_coba", "run_coba", "load_coba_config", "COBA_PRESETS"]
 
@@ -140,7 +140,7 @@ def build_coba(config: COBAConfig | None = None, seed: int = 0) -> tuple[SparseN
     conn = random_connectivity(cfg.n, cfg.n, cfg.p, weight=np.where(exc, cfg.w_exc, cfg.w_inh),
                                channel=np.where(exc, 0, 1), seed=seed, autapses=cfg.autapses)
     net = SparseNetwork(
-        LIFParams(cfg.n, tau_m=cfg.tau_m, v_rest=cfg.v_rest, v_reset=cfg.v_reset,
+        LIFPopulation(cfg.n, tau_m=cfg.tau_m, v_rest=cfg.v_rest, v_reset=cfg.v_reset,
                   v_thresh=cfg.v_thresh, t_ref=cfg.t_ref, i_bias=cfg.i_bias),
         channels=(SynapseChannel(cfg.tau_exc, "conductance", cfg.e_exc),
                   SynapseChannel(cfg.tau_inh, "conductance", cfg.e_inh)),

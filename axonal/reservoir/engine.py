@@ -55,7 +55,7 @@ import torch
 from .connectivity import Connectivity
 
 __all__ = [
-    "LIFParams", "SynapseChannel", "TraceSTDP", "ActivityModulator", "NetworkState",
+    "LIFPopulation", "SynapseChannel", "TraceSTDP", "ActivityModulator", "NetworkState",
     "SimulationResult", "SparseNetwork",
 ]
 
@@ -81,11 +81,14 @@ def _per_neuron(value, n: int, name: str, owner: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class LIFParams:
+class LIFPopulation:
     """Leaky integrate-and-fire population of ``n`` neurons; every field is a scalar or an array
     ``[n]`` (per-neuron heterogeneity). Times in ms, voltages in mV. Defaults: COBA (Brette et al.
     2007): tau_m 20 ms, rest -60, threshold -50, reset -60, refractory 5 ms. ``i_bias`` is a
-    constant drive in mV added like ``I_ext`` (the Brian2/BrainPy COBA benchmark's ``I = 20 mV``)."""
+    constant drive in mV added like ``I_ext`` (the Brian2/BrainPy COBA benchmark's ``I = 20 mV``).
+
+    (Named apart from ``axonal.neurons.LIFParams``, the constants of the trainable LIF module,
+    which are dimensionless and per layer.)"""
 
     n: int
     tau_m: Scalar | np.ndarray = 20.0
@@ -97,20 +100,20 @@ class LIFParams:
 
     def __post_init__(self):
         if not (isinstance(self.n, (int, np.integer)) and self.n > 0):
-            raise ValueError(f"LIFParams.n must be a positive int, got {self.n!r}")
+            raise ValueError(f"LIFPopulation.n must be a positive int, got {self.n!r}")
         for name in ("tau_m", "v_rest", "v_reset", "v_thresh", "t_ref", "i_bias"):
-            _per_neuron(getattr(self, name), int(self.n), name, "LIFParams")
+            _per_neuron(getattr(self, name), int(self.n), name, "LIFPopulation")
         if np.any(_np(self.tau_m) <= 0):
-            raise ValueError("LIFParams.tau_m must be > 0")
+            raise ValueError("LIFPopulation.tau_m must be > 0")
         if np.any(_np(self.t_ref) < 0):
-            raise ValueError("LIFParams.t_ref must be >= 0")
+            raise ValueError("LIFPopulation.t_ref must be >= 0")
 
     def arrays(self, dt: float) -> dict[str, np.ndarray]:
         """Per-neuron float64 arrays (and ``ref_steps``, int64) for the kernel."""
         n = int(self.n)
-        out = {k: _per_neuron(getattr(self, k), n, k, "LIFParams")
+        out = {k: _per_neuron(getattr(self, k), n, k, "LIFPopulation")
                for k in ("tau_m", "v_rest", "v_reset", "v_thresh", "i_bias")}
-        out["ref_steps"] = np.round(_per_neuron(self.t_ref, n, "t_ref", "LIFParams") / dt).astype(np.int64)
+        out["ref_steps"] = np.round(_per_neuron(self.t_ref, n, "t_ref", "LIFPopulation") / dt).astype(np.int64)
         return out
 
 
@@ -285,7 +288,7 @@ def _empty_csr(n_pre: int, n_post: int) -> Connectivity:
 class SparseNetwork:
     """A population of LIF neurons with a recurrent and an input projection (module docstring).
 
-    ``neurons``: :class:`LIFParams` of the ``N`` neurons. ``channels``: the synaptic channels
+    ``neurons``: :class:`LIFPopulation` of the ``N`` neurons. ``channels``: the synaptic channels
     (default one current channel with tau 5 ms); synapses name theirs by index in
     ``Connectivity.channels``. ``recurrent``: ``N x N`` connectivity or None. ``input``:
     ``n_in x N`` connectivity or None. ``plasticity`` / ``input_plasticity``: :class:`TraceSTDP`
@@ -297,7 +300,7 @@ class SparseNetwork:
     error. Plastic runs change the connectivities' weights in place.
     """
 
-    neurons: LIFParams
+    neurons: LIFPopulation
     channels: tuple = (SynapseChannel(5.0),)
     recurrent: Connectivity | None = None
     input: Connectivity | None = None

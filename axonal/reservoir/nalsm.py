@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from .connectivity import Connectivity, distance_connectivity, excitatory_mask, grid_positions
-from .engine import ActivityModulator, LIFParams, SparseNetwork, SynapseChannel, TraceSTDP
+from .engine import ActivityModulator, LIFPopulation, SparseNetwork, SynapseChannel, TraceSTDP
 
 __all__ = ["NALSMConfig", "SpatialLiquid", "input_layer_spikes", "PLASTICITY_MODES"]
 
@@ -145,7 +145,7 @@ class SpatialLiquid:
         self.astro_initial = cfg.stdp_potentiation if cfg.astro_initial is None else cfg.astro_initial
         self.modulator_value = self.astro_initial
         self.network = SparseNetwork(
-            LIFParams(n, tau_m=cfg.tau_v, v_rest=0.0, v_reset=0.0, v_thresh=cfg.v_thresh, t_ref=cfg.t_ref),
+            LIFPopulation(n, tau_m=cfg.tau_v, v_rest=0.0, v_reset=0.0, v_thresh=cfg.v_thresh, t_ref=cfg.t_ref),
             channels=(SynapseChannel(cfg.tau_u),), recurrent=self.recurrent, input=self.input, dt=1.0,
             **self._plasticity())
 
