@@ -24,13 +24,20 @@ or argument to float32, which changes float64 results.
 """
 from __future__ import annotations
 
+import os
+
 import triton
 import triton.language as tl
 
-from triton import knobs
+try:  # Triton >= 3.3 reads its settings through ``knobs``; older 3.x the environment directly
+    from triton import knobs
+
+    _interpret = bool(knobs.runtime.interpret)
+except ImportError:  # pragma: no cover - depends on the installed Triton
+    _interpret = os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on")
 
 #: whether these kernels were built for Triton's CPU interpreter (``TRITON_INTERPRET=1`` at import)
-INTERPRETED = bool(knobs.runtime.interpret)
+INTERPRETED = _interpret
 
 
 @triton.jit
