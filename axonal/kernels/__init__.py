@@ -6,6 +6,12 @@ numba missing, ``backend="scan"``), in which case the caller falls back to the r
 ``scan`` of the model's ``step``. ``backend="numba"`` forces the numba kernel and raises a
 ``RuntimeError`` that says why when it cannot run.
 
+``backend="triton"`` forces the Triton kernels of the LIF family (``triton_lif``; CUDA
+tensors, or CPU tensors under ``TRITON_INTERPRET=1`` for testing) and raises the same way
+when Triton is missing or the tensor is elsewhere. ``backend="auto"`` on a CUDA tensor uses
+them when Triton imports and the reference scan otherwise; on the CPU it uses numba. Triton is
+optional (``pip install 'axonal[triton]'``) and imported only on first use.
+
 Kinds: ``lif``, ``cuba_lif``, ``adaptive_lif`` and their ``recurrent_`` versions (recurrent
 weight [N, N] in ``weight``). The kernels (``_numba_lif``) loop over time in compiled code,
 parallel over batch x neurons, with a hand-derived backward pass; they reproduce the
@@ -66,13 +72,12 @@ def fused_scan(kind, x, state, params, backend="auto", weight=None):
     ``backend`` forces one). See the module docstring."""
     if backend == "scan":
         return None
+    backend = str(backend)
     forced = backend != "auto"
-    if forced and not str(backend).startswith("numba"):
-        if forced and str(backend).startswith("triton"):
-            raise RuntimeError(
-                f"backend={backend!r}: no Triton kernel ships with this version; use "
-                "backend='auto' (numba on CPU, reference scan elsewhere) or 'scan'")
-        raise RuntimeError(f"unknown backend {backend!r}; use 'auto', 'numba' or 'scan'")
+    if forced and not backend.startswith(("numba", "triton")):
+        raise RuntimeError(f"unknown backend {backend!r}; use 'auto', 'numba', 'triton' or 'scan'")
+    if backend.startswith("triton") or (backend == "auto" and x.device.type == "cuda"):
+        return _triton_scan(kind, x, state, params, backend, weight)
 
     def fail(reason: str):
         if forced:
@@ -98,6 +103,31 @@ def fused_scan(kind, x, state, params, backend="auto", weight=None):
 
     try:
         return lif_family_scan(kind, x, state, params, weight=weight)
+    except Unsupported as exc:
+        return fail(str(exc))
+
+
+def _triton_scan(kind, x, state, params, backend, weight):
+    """The Triton path of ``fused_scan`` (``axonal.kernels.triton_lif``): forced by
+    ``backend="triton"``, or chosen by ``"auto"`` for a CUDA input when Triton imports."""
+    def fail(reason: str):
+        if backend != "auto":
+            raise RuntimeError(
+                f"backend={backend!r} cannot run kernel {kind!r}: {reason}. Use backend='auto' "
+                "(Triton on CUDA when installed, numba on the CPU, else the reference scan) "
+                "or backend='scan'.")
+        return None
+
+    from .triton_lif import device_error, triton_error
+
+    reason = triton_error() or device_error(x.device)
+    if reason:
+        return fail(reason)
+    from .lif import Unsupported
+    from .triton_lif import triton_lif_scan
+
+    try:
+        return triton_lif_scan(kind, x, state, params, weight=weight)
     except Unsupported as exc:
         return fail(str(exc))
 

@@ -1,0 +1,265 @@
+"""Triton kernels of the LIF family (axonal.kernels.triton_lif) against the reference scan.
+
+Triton is optional: without it only the checks of the error messages and of the lazy import
+run. With it, the kernels run on CUDA tensors when a GPU is present, else on CPU tensors in
+Triton's interpreter (``TRITON_INTERPRET=1``, set by the ``device`` fixture before the
+kernels are first built). Spikes must be identical and states equal to the reference scan;
+gradients (input, initial state, learnable per-neuron constants, recurrent weight) must
+equal autograd through the reference: to 1e-9 in float64, to float32 rounding in float32.
+Shapes are small because the interpreter is slow.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from axonal.kernels import fused_scan
+from axonal.neurons import (LIF, AdaptiveLIF, CurrentBasedLIF, LIFParams, LIFState, Recurrent,
+                            RecurrentState)
+from axonal.surrogate import SURROGATES, get_surrogate
+
+HAS_TRITON = importlib.util.find_spec("triton") is not None
+needs_triton = pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed (optional)")
+CLASSES = {"lif": LIF, "cuba_lif": CurrentBasedLIF, "adaptive_lif": AdaptiveLIF}
+RESETS = ["subtract", "zero", "none"]
+NAMES = sorted(SURROGATES)
+WIDTHS = {"fast_sigmoid": 0.4, "atan": 0.7, "triangle": 1.3, "gaussian": 0.5,
+          "straight_through": 0.8}
+
+
+@pytest.fixture(scope="module")
+def device():
+    """CUDA when present; else the CPU under Triton's interpreter (env var restored after)."""
+    if not HAS_TRITON:
+        pytest.skip("triton is not installed (optional)")
+    if torch.cuda.is_available():
+        yield "cuda"
+        return
+    old = os.environ.get("TRITON_INTERPRET")
+    os.environ["TRITON_INTERPRET"] = "1"
+    from axonal.kernels import _triton_lif_kernels
+
+    if not _triton_lif_kernels.INTERPRETED:
+        pytest.skip("the Triton kernels were built for a GPU earlier in this process")
+    yield "cpu"
+    if old is None:
+        os.environ.pop("TRITON_INTERPRET", None)
+    else:
+        os.environ["TRITON_INTERPRET"] = old
+
+
+def _leaves(state):
+    if isinstance(state, torch.Tensor):
+        return [state]
+    return [t for s in state for t in _leaves(s)]
+
+
+def _pair(kind, n, recurrent, seed, dtype, device, **kw):
+    """Reference (scan) and Triton modules with the same perturbed parameters."""
+    cls = CLASSES[kind]
+    torch.manual_seed(seed)
+    ref = cls(n, backend="scan", **kw)
+    tri = cls(n, backend="triton", **kw)
+    if recurrent:
+        ref, tri = Recurrent(ref, weight_scale=2.0), Recurrent(tri, weight_scale=2.0)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+    tri.load_state_dict(ref.state_dict())
+    return ref.to(device, dtype), tri.to(device, dtype)
+
+
+def _state(module, x, seed):
+    """A non-zero initial state requiring grad (as streaming passes one in)."""
+    gen = torch.Generator().manual_seed(seed)
+    shape = x.shape[1:]
+
+    def rand():
+        return (torch.rand(shape, generator=gen, dtype=x.dtype) * 0.7).to(x.device)
+
+    if isinstance(module, Recurrent):
+        inner = module.neuron.State(*(rand() for _ in module.neuron.State._fields))
+        spikes = (rand() < 0.2).to(x.dtype)
+        st = RecurrentState(inner, spikes)
+    else:
+        st = module.State(*(rand() for _ in module.State._fields))
+    for t in _leaves(st):
+        t.requires_grad_()
+    return st
+
+
+def _compare(ref, tri, x, seed, exact_states, tol):
+    st_r, st_t = _state(ref, x, seed), _state(tri, x, seed)
+    xr, xt = x.clone().requires_grad_(), x.clone().requires_grad_()
+    s_r, new_r = ref(xr, st_r)
+    s_t, new_t = tri(xt, st_t)
+    assert torch.equal(s_r, s_t), "spikes differ"
+    for a, b in zip(_leaves(new_r), _leaves(new_t)):
+        if exact_states:
+            assert torch.equal(a, b)
+        else:
+            torch.testing.assert_close(b, a, rtol=tol, atol=tol)
+    # a loss reaching every path: the spikes of every step and every final state
+    w = torch.randn(s_r.shape, generator=torch.Generator().manual_seed(1), dtype=x.dtype).to(x.device)
+    loss_r = (w * s_r).sum() + sum((t * (1 + k)).sum() for k, t in enumerate(_leaves(new_r)))
+    loss_t = (w * s_t).sum() + sum((t * (1 + k)).sum() for k, t in enumerate(_leaves(new_t)))
+    in_r = [xr, *_leaves(st_r), *ref.parameters()]
+    in_t = [xt, *_leaves(st_t), *tri.parameters()]
+    g_r = torch.autograd.grad(loss_r, in_r, allow_unused=True)
+    g_t = torch.autograd.grad(loss_t, in_t, allow_unused=True)
+    for a, b in zip(g_r, g_t):
+        if a is None:
+            assert b is None or torch.all(b == 0)
+        else:
+            torch.testing.assert_close(b, a, rtol=tol, atol=tol)
+    return s_r
+
+
+def _input(t, b, n, seed, dtype, device, gain=1.0):
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.randn(t, b, n, generator=gen, dtype=dtype) * gain + 0.45).to(device)
+
+
+# ----------------------------------------------------------------------------- equivalence
+@needs_triton
+@pytest.mark.parametrize("surrogate", NAMES)
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_triton_equals_reference_float64(device, kind, reset, surrogate):
+    """Every kind x reset x surrogate; detach_reset alternates so each pair sees both."""
+    detach = (NAMES.index(surrogate) + RESETS.index(reset)) % 2 == 0
+    seed = 7 * NAMES.index(surrogate) + RESETS.index(reset)
+    cls = CLASSES[kind]
+    kw = dict(reset=reset, detach_reset=detach,
+              surrogate=get_surrogate(surrogate, WIDTHS[surrogate]),
+              learn=cls.learnable_names, per_neuron=True)
+    ref, tri = _pair(kind, 5, False, seed, torch.float64, device, **kw)
+    x = _input(9, 2, 5, seed, torch.float64, device, gain=1.2)
+    s = _compare(ref, tri, x, seed + 1, exact_states=False, tol=1e-9)
+    assert 0 < s.sum() < s.numel()
+
+
+@needs_triton
+@pytest.mark.parametrize("detach", [True, False])
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_triton_recurrent_equals_reference_float64(device, kind, reset, detach):
+    """Recurrent forms (one launch per step), gradient of the recurrent weight included."""
+    seed = 3 * RESETS.index(reset) + detach
+    cls = CLASSES[kind]
+    name = NAMES[seed % len(NAMES)]
+    kw = dict(reset=reset, detach_reset=detach, surrogate=get_surrogate(name, WIDTHS[name]),
+              learn=cls.learnable_names, per_neuron=True)
+    ref, tri = _pair(kind, 4, True, seed, torch.float64, device, **kw)
+    x = _input(7, 2, 4, seed, torch.float64, device)
+    s = _compare(ref, tri, x, seed + 1, exact_states=False, tol=1e-9)
+    assert s.sum() > 0
+
+
+@needs_triton
+@pytest.mark.parametrize("recurrent", [False, True])
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_triton_float32_identical_forward(device, kind, reset, recurrent):
+    """float32: the kernel does the reference's arithmetic in the same order and dtype, so
+    spikes and (feed-forward) states are bitwise equal; gradients to float32 rounding."""
+    cls = CLASSES[kind]
+    seed = RESETS.index(reset) + 10 * recurrent
+    kw = dict(reset=reset, learn=cls.learnable_names, per_neuron=True,
+              surrogate=get_surrogate(NAMES[seed % 5]))
+    ref, tri = _pair(kind, 16, recurrent, seed, torch.float32, device, **kw)
+    x = _input(20, 3, 16, seed, torch.float32, device, gain=0.8)
+    _compare(ref, tri, x, seed + 1, exact_states=not recurrent, tol=1e-4)
+
+
+@needs_triton
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_triton_multidim_scalar_learned_and_tensor_constants(device, kind):
+    """Neuron shape [3, 4], one learned value per layer, a threshold tensor broadcasting to it."""
+    cls = CLASSES[kind]
+    thr = torch.tensor([0.8, 1.0, 1.2, 0.9], dtype=torch.float64, device=device)
+    kw = dict(threshold=thr, learn=[n for n in cls.learnable_names if n != "threshold"])
+    ref = cls((3, 4), backend="scan", **kw).to(device, torch.float64)
+    tri = cls((3, 4), backend="triton", **kw).to(device, torch.float64)
+    x = (torch.randn(10, 2, 3, 4, generator=torch.Generator().manual_seed(0),
+                     dtype=torch.float64) + 0.5).to(device)
+    s = _compare(ref, tri, x, 2, exact_states=False, tol=1e-9)
+    assert s.sum() > 0
+
+
+@needs_triton
+def test_triton_streaming_and_no_grad(device):
+    """Two halves with the state passed on equal the whole; inference stores nothing."""
+    for module in (LIF(6, backend="triton"), AdaptiveLIF(6, backend="triton"),
+                   Recurrent(CurrentBasedLIF(6, backend="triton"), weight_scale=2.0)):
+        module = module.to(device, torch.float64)
+        x = _input(12, 2, 6, 4, torch.float64, device)
+        with torch.no_grad():
+            s_full, st_full = module(x)
+            s1, st1 = module(x[:5])
+            s2, st2 = module(x[5:], st1)
+        assert torch.equal(torch.cat([s1, s2]), s_full)
+        for a, b in zip(_leaves(st2), _leaves(st_full)):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- dispatch
+def test_import_axonal_does_not_import_triton_and_missing_triton_is_explained():
+    """In a fresh process where triton cannot be imported, backend='triton' says so and how
+    to fix it, backend='auto' still runs on the CPU, and importing axonal never imports triton."""
+    code = (
+        "import sys\n"
+        "import axonal, axonal.neurons, axonal.kernels\n"
+        "assert sys.modules.get('triton') is None, 'import axonal imported triton'\n"
+        "sys.modules['triton'] = None\n"
+        "import torch\n"
+        "from axonal.neurons import LIF\n"
+        "x = torch.rand(4, 2, 3)\n"
+        "LIF(3)(x)\n"
+        "try:\n"
+        "    LIF(3, backend='triton')(x)\n"
+        "except RuntimeError as e:\n"
+        "    print(e)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), *sys.path]),
+           "OMP_NUM_THREADS": "1"}
+    env.pop("TRITON_INTERPRET", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "triton is not importable" in out.stdout
+    assert "pip install" in out.stdout and "backend='scan'" in out.stdout
+
+
+@needs_triton
+def test_cpu_tensor_without_interpreter_is_explained(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    x = torch.rand(3, 2, 4)
+    with pytest.raises(RuntimeError, match="CUDA tensors.*backend='numba'.*TRITON_INTERPRET=1"):
+        fused_scan("lif", x, LIFState(torch.zeros(2, 4)), LIFParams(), backend="triton")
+
+
+def test_auto_without_triton_falls_back_and_forced_triton_raises(monkeypatch):
+    """``auto`` picks Triton only for CUDA tensors and returns None (reference scan) when
+    Triton is missing; a kind without a Triton kernel is named when forced."""
+    from axonal import kernels
+    from axonal.kernels import triton_lif
+
+    monkeypatch.setattr(triton_lif, "_TRITON_ERROR", "triton is not importable (test)")
+    x = torch.rand(3, 2, 4)
+    st, p = LIFState(torch.zeros(2, 4)), LIFParams()
+    assert kernels._triton_scan("lif", x, st, p, "auto", None) is None
+    with pytest.raises(RuntimeError, match="triton is not importable"):
+        fused_scan("lif", x, st, p, backend="triton")
+    assert fused_scan("lif", x, st, p) is not None  # CPU auto: numba, untouched
+    monkeypatch.setattr(triton_lif, "_TRITON_ERROR", "")
+    monkeypatch.setattr(triton_lif, "device_error", lambda device: "")
+    with pytest.raises(RuntimeError, match="no Triton kernel for 'izhikevich'"):
+        fused_scan("izhikevich", x, st, p, backend="triton")
+    with pytest.raises(RuntimeError, match="unknown backend"):
+        fused_scan("lif", x, st, p, backend="cuda-magic")
