@@ -106,7 +106,11 @@ class CompiledStep:
         return self._kernels
 
     def scan(self, x, state, params):
-        return _CompiledScan.apply(self, x, state, params)
+        if torch.is_grad_enabled() and (x.requires_grad or state.requires_grad
+                                        or params.requires_grad):
+            return _CompiledScan.apply(self, x, state, params)
+        spk, out, _ = _forward(self, x, state, params, store=False)  # nothing stored
+        return spk.to(x.dtype), out.to(x.dtype)
 
     def reference_step(self, x_t, state, params):
         """The same step in plain torch (for checks and for devices numba cannot reach)."""
@@ -120,40 +124,45 @@ def _as(t: torch.Tensor, dtype) -> np.ndarray:
     return t.detach().to(dtype).contiguous().numpy()
 
 
+def _forward(step, x, state, params, store):
+    """Run the forward kernel. Returns (spikes, state_out, saved) in the kernel dtype, with
+    ``saved`` = (x, hist, spikes, params) for the backward when ``store``."""
+    T, M = x.shape
+    K = state.shape[0]
+    n = params.shape[1] if params.ndim == 2 else M
+    if n == 0 or M % n:
+        raise ValueError(f"params [P, n] must divide x [T, M] by neurons; got n={n}, M={M}")
+    dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+    xd = x.detach().to(dtype).contiguous()
+    pd = params.detach().to(dtype).contiguous()
+    if params.shape[0] == 0:  # numba needs a typed 2-D array even without parameters
+        pd = torch.zeros(1, n, dtype=dtype)
+    spk = torch.empty(T, M, dtype=dtype)
+    hist = torch.empty((K, T, M) if store else (K, 0, 0), dtype=dtype)
+    out = torch.empty(K, M, dtype=dtype)
+    finite = np.empty(-(-n // BLOCK) * (M // n))
+    step.kernels().forward(xd.numpy(), _as(state, dtype), pd.numpy(), n, store,
+                           spk.numpy(), hist.numpy(), out.numpy(), finite)
+    if not np.isfinite(finite.sum()):
+        raise ValueError("compile_step: input contains NaN or inf; clean or clip the input first")
+    return spk, out, (xd, hist, spk, pd)
+
+
 class _CompiledScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, step, x, state, params):
-        T, M = x.shape
-        K, P = state.shape[0], params.shape[0]
-        n = params.shape[1] if P else M
-        if M % n:
-            raise ValueError(f"params [P, n] must divide x [T, M] by neurons; got n={n}, M={M}")
-        dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
-        store = any(ctx.needs_input_grad)
-        xd = x.detach().to(dtype).contiguous()
-        pd = params.detach().to(dtype).contiguous()
-        if not P:  # numba needs a typed 2-D array even when there are no parameters
-            pd = torch.zeros(1, n, dtype=dtype)
-        spk = torch.empty(T, M, dtype=dtype)
-        hist = torch.empty((K, T, M) if store else (K, 0, 0), dtype=dtype)
-        out = torch.empty(K, M, dtype=dtype)
-        finite = np.empty(-(-n // BLOCK) * (M // n))
-        step.kernels().forward(xd.numpy(), _as(state, dtype), pd.numpy(), n, store,
-                               spk.numpy(), hist.numpy(), out.numpy(), finite)
-        if not np.isfinite(finite.sum()):
-            raise ValueError("compile_step: input contains NaN or inf; clean or clip the "
-                             "input first")
-        ctx.step, ctx.n, ctx.P = step, n, P
+        spk, out, saved = _forward(step, x, state, params, store=True)
+        ctx.step, ctx.P = step, params.shape[0]
         ctx.in_dtypes = (x.dtype, state.dtype, params.dtype)
-        if store:
-            ctx.save_for_backward(xd, hist, spk, pd)
+        ctx.save_for_backward(*saved)
         return spk.to(x.dtype), out.to(x.dtype)
 
     @staticmethod
     def backward(ctx, g_spk, g_state):
-        step, n, P = ctx.step, ctx.n, ctx.P
+        step, P = ctx.step, ctx.P
         xd, hist, spk, pd = ctx.saved_tensors
         T, M = xd.shape
+        n = pd.shape[1]
         K = hist.shape[0]
         gx = torch.empty(T, M, dtype=xd.dtype)
         g0 = torch.empty(K, M, dtype=torch.float64)
