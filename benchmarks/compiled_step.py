@@ -8,7 +8,8 @@ axonal's built-in numba LIF kernel (``LIF(backend="numba")``, the same two param
 learnable) as the hand-written yardstick. Inference is a no-grad forward; training is
 forward + backward of a spike-count loss with the input and the parameters requiring grad.
 Prints median CPU ms per call (``time.process_time``; the first call, which compiles, is
-excluded) and the speed-up of ``compile_step`` over the torch loop. ``--first-call`` also
+excluded), the speed-up of ``compile_step`` over the torch loop, and for training the MB
+autograd keeps for the backward (the input itself counts where a kernel keeps it). ``--first-call`` also
 times the first call of a fresh process with an empty kernel cache (cold: trace + numba
 compile) and again with the cache it left (warm: load), each in a subprocess.
 """
@@ -63,6 +64,20 @@ def timed(fn, repeats):
     return statistics.median(out) * 1e3
 
 
+def saved_mb(fn):
+    """MB of the distinct tensors autograd keeps for the backward of ``fn()`` (counted by a
+    saved-tensor hook, one count per storage): the training memory beyond the outputs."""
+    seen = {}
+
+    def pack(t):
+        seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values()) / 2 ** 20
+
+
 def cases():
     """(name, compile_step module, torch-loop function, built-in module or None)."""
     qif = compile_step(qif_dynamics, qif_reset, state=("v",), params=("a", "v_c", "theta"))
@@ -88,10 +103,16 @@ def cases():
 
 
 def first_call_times():
-    """Seconds of the first forward in a fresh process: cold cache, then warm."""
-    code = ("import time; t = time.perf_counter(); import torch, sys; sys.path.insert(0, %r); "
-            "from benchmarks.compiled_step import cases; c = cases()[0][1]; "
-            "x = torch.rand(10, 2, 512, requires_grad=True); c(x)[0].sum().backward(); "
+    """Wall seconds from ``compile_step`` to the end of the first forward + backward in a
+    fresh process (after ``import torch``): cold cache (trace, generate, compile), then warm
+    (load the cached source and machine code)."""
+    code = ("import sys, time, torch; sys.path.insert(0, %r); t = time.perf_counter(); "
+            "from axonal.kernels import CompiledNeuron, compile_step; "
+            "from benchmarks.compiled_step import qif_dynamics, qif_reset; "
+            "step = compile_step(qif_dynamics, qif_reset, state=('v',), "
+            "params=('a', 'v_c', 'theta')); "
+            "mod = CompiledNeuron(step, 512, learn=('a',), a=0.3, v_c=0.2, theta=1.0); "
+            "x = torch.rand(10, 2, 512, requires_grad=True); mod(x)[0].sum().backward(); "
             "print(time.perf_counter() - t)" % str(ROOT))
     out = []
     with tempfile.TemporaryDirectory() as d:
@@ -122,7 +143,7 @@ def main():
     print(f"T={T} B={B} N={N} float32, {args.threads or 'default'} thread(s), median CPU ms "
           f"of {args.repeats}; load average {os.getloadavg()[0]:.2f}")
     print(f"{'neuron':<8}{'mode':<11}{'torch loop':>11}{'compile_step':>14}{'built-in':>10}"
-          f"{'speed-up':>10}")
+          f"{'speed-up':>10}   saved for backward, MB (loop / compile_step / built-in)")
     for name, mod, loop, builtin in cases():
         for mode in ("inference", "train"):
             if mode == "inference":
@@ -136,11 +157,16 @@ def main():
             t_loop = timed(lambda: run(loop), args.repeats)
             t_comp = timed(lambda: run(mod), args.repeats)
             t_bi = f"{timed(lambda: run(builtin), args.repeats):10.2f}" if builtin else f"{'-':>10}"
-            print(f"{name:<8}{mode:<11}{t_loop:11.2f}{t_comp:14.2f}{t_bi}{t_loop / t_comp:9.1f}x")
+            mem = ""
+            if mode == "train":
+                mem = "   " + " / ".join(f"{saved_mb(lambda: run(m)):.1f}" if m else "-"
+                                         for m in (loop, mod, builtin))
+            print(f"{name:<8}{mode:<11}{t_loop:11.2f}{t_comp:14.2f}{t_bi}{t_loop / t_comp:9.1f}x"
+                  + mem)
     if args.first_call:
         cold, warm = first_call_times()
-        print(f"first call of a fresh process (QIF, forward + backward): cold cache "
-              f"{cold:.1f} s, warm cache {warm:.1f} s")
+        print(f"fresh process, compile_step to first forward + backward (QIF, wall): cold "
+              f"cache {cold:.1f} s, warm cache {warm:.1f} s")
 
 
 if __name__ == "__main__":
