@@ -9,9 +9,10 @@ learnable) as the hand-written yardstick. Inference is a no-grad forward; traini
 forward + backward of a spike-count loss with the input and the parameters requiring grad.
 Prints median CPU ms per call (``time.process_time``; the first call, which compiles, is
 excluded), the speed-up of ``compile_step`` over the torch loop, and for training the MB
-autograd keeps for the backward (the input itself counts where a kernel keeps it). ``--first-call`` also
-times the first call of a fresh process with an empty kernel cache (cold: trace + numba
-compile) and again with the cache it left (warm: load), each in a subprocess.
+autograd keeps for the backward (the input itself counts where a kernel keeps it).
+``--first-call`` also times the first call of a fresh process with an empty kernel cache
+(cold: trace + numba compile) and again with the cache it left (warm: load), each in a
+subprocess.
 """
 from __future__ import annotations
 

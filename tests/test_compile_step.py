@@ -94,7 +94,8 @@ def test_quadratic_integrate_and_fire_against_torch_loop(detach):
     assert torch.equal(s_r, s_c)
     torch.testing.assert_close(v_c, state[0], rtol=1e-12, atol=1e-12)
     w = torch.randn_like(s_r)
-    g_c = torch.autograd.grad((w * s_c).sum() + (v_c ** 2).sum(), [xc, v0, mod.a, mod.v_c, mod.theta])
+    g_c = torch.autograd.grad((w * s_c).sum() + (v_c ** 2).sum(),
+                              [xc, v0, mod.a, mod.v_c, mod.theta])
     g_r = torch.autograd.grad((w * s_r).sum() + (state[0] ** 2).sum(), [xr, v0, *ps])
     for a, b in zip(g_c, g_r):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
@@ -250,7 +251,8 @@ def test_bad_steps_name_the_problem_and_the_fix():
                                          "return \\(v_new,\\)"):
         compile_step(lif_dynamics, bare_reset, state=("v",), params=("beta", "theta"))
 
-    with pytest.raises(ValueError, match="dynamics 'lif_dynamics' must take \\(x, \\*state, \\*params\\), 5"):
+    with pytest.raises(ValueError,
+                       match="dynamics 'lif_dynamics' must take \\(x, \\*state, \\*params\\), 5"):
         compile_step(lif_dynamics, lif_reset, state=("v",), params=("beta", "theta", "extra"))
 
     def floors(x, v, theta):
@@ -263,8 +265,8 @@ def test_bad_steps_name_the_problem_and_the_fix():
 
 def test_nan_input_is_refused():
     step = compile_step(lif_dynamics, lif_reset, state=("v",), params=("beta", "theta"))
-    mod = CompiledNeuron(step, 4, beta=0.9, theta=1.0)
-    x = torch.rand(5, 2, 4)
+    mod = CompiledNeuron(step, 4, beta=0.9, theta=1.0).double()
+    x = torch.rand(5, 2, 4, dtype=torch.float64)
     x[3, 1, 2] = float("nan")
     with pytest.raises(ValueError, match="NaN or inf"):
         mod(x)

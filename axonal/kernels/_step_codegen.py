@@ -21,8 +21,9 @@ model adds to every division (its exception branch blocks vectorisation).
 The forward calls the user's functions themselves (inlined), so its arithmetic is the
 user's, in the input dtype where the user's literals allow (a Python float literal is a
 float64 in numba). It also checks on the fly that the input is finite (``finite[task]`` is
-NaN otherwise), which costs far less than a separate ``torch.isfinite`` pass. It stores the state before every step (``hist``, in the input dtype) when
-a gradient is needed; the spikes are the output. The backward walks time backwards,
+NaN otherwise), which costs far less than a separate ``torch.isfinite`` pass. It stores the
+state before every step (``hist``, in the input dtype) when a gradient is needed; the spikes
+are the output. The backward walks time backwards,
 recomputes the step from ``hist`` in float64, and applies the chain rule with the symbolic
 partials (``_step_symbolic``) and the surrogate derivative in place of dH/dh, accumulating
 per-element parameter gradients in float64. The spike gradient ``gs`` may be one row
@@ -41,6 +42,8 @@ import sys
 import tempfile
 import types
 from pathlib import Path
+
+import numpy as np
 
 from ._step_math import global_names
 
@@ -167,7 +170,8 @@ def kernel_source(key: str, k: int, p: int, derivs, code: int) -> str:
     head = ("import math\n\nimport numpy as np\nfrom numba import njit, prange\n\n"
             "from axonal.kernels._numba_lif import surrogate_derivative\n\n"
             f"BLOCK = {BLOCK}\n")
-    return _header(key) + "\n\n".join([head, _forward_source(k, p), _backward_source(k, p, derivs, code)]) + "\n"
+    parts = [head, _forward_source(k, p), _backward_source(k, p, derivs, code)]
+    return _header(key) + "\n\n".join(parts) + "\n"
 
 
 def cache_dir() -> Path:
@@ -194,8 +198,12 @@ def _fingerprint(obj, depth: int = 0) -> bytes:
                 parts.append(f"{name}={val!r}".encode())
             elif isinstance(val, types.ModuleType):
                 parts.append(f"{name}=module {val.__name__}".encode())
-            else:
+            elif isinstance(val, np.ndarray):  # numba freezes global arrays too
+                parts.append(name.encode() + b"=" + val.dtype.str.encode() + val.tobytes())
+            elif isinstance(getattr(val, "py_func", val), types.FunctionType):
                 parts.append(name.encode() + b"=" + _fingerprint(val, depth + 1))
+            else:  # nothing numba could freeze into the kernel (or an attribute's name)
+                parts.append(f"{name}:{type(val).__qualname__}".encode())
     for cell in fn.__closure__ or ():
         val = cell.cell_contents
         parts.append(repr(val).encode() if isinstance(val, (int, float, bool, str, tuple))
@@ -244,21 +252,34 @@ def _header(key: str) -> str:
 
 
 def _write_once(path: Path, source: str) -> None:
-    """Create ``path`` with ``source`` atomically, unless it already holds exactly that."""
+    """Create ``path`` with ``source`` atomically, unless it already holds exactly that.
+
+    The complete file is written under a temporary name, then hard-linked to ``path``, which
+    fails if another process got there first (its file is then kept, so its timestamp and
+    numba's index of it stay valid); a file with other content (damaged) is replaced."""
     try:
         if path.read_text() == source:
             return
+        stale = True
     except OSError:
-        pass
+        stale = False
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
     try:
         with os.fdopen(fd, "w") as f:
             f.write(source)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        if stale:
+            os.replace(tmp, path)
+            return
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError:  # no hard links on this file system
+            os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 _LOADED: dict[str, types.ModuleType] = {}

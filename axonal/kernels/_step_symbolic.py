@@ -113,7 +113,8 @@ def _block(outputs, args, cse_prefix: str) -> Block:
     for d in exprs:
         bad = d.atoms(sp.Derivative, sp.Subs, sp.DiracDelta, sp.Heaviside)
         if bad:
-            raise ValueError(f"compile_step cannot differentiate this step: got {sorted(map(str, bad))}")
+            raise ValueError("compile_step cannot differentiate this step: got "
+                             f"{sorted(map(str, bad))}")
     repl, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(cse_prefix)) if exprs else ([], [])
     lines = tuple(f"{name} = {_PRINTER.doprint(e)}" for name, e in repl)
     values = {k: _PRINTER.doprint(e) for k, e in zip(keys, reduced)}
