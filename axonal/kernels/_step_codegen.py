@@ -54,12 +54,18 @@ BLOCK = 256
 _GENERATOR_FILES = ("_step_codegen.py", "_step_symbolic.py", "_step_math.py")
 
 
-def _sum(terms) -> str:
+def _chain(pairs) -> str:
+    """Code for sum(grad * partial) over (grad, partial) pairs, the grads that share a
+    partial added first (``h = v - theta`` and ``v`` have the same partials), a partial of
+    1 written as no product."""
+    groups: dict[str, list[str]] = {}
+    for grad, partial in pairs:
+        groups.setdefault(partial, []).append(grad)
+    terms = []
+    for partial, grads in groups.items():
+        g = grads[0] if len(grads) == 1 else f"({' + '.join(grads)})"
+        terms.append(g if partial == "1" else f"{g} * ({partial})")
     return " + ".join(terms) if terms else "0.0"
-
-
-def _product(grad: str, partial: str) -> str:
-    return grad if partial == "1" else f"{grad} * ({partial})"
 
 
 def _forward_source(k: int, p: int) -> str:
@@ -104,15 +110,14 @@ def _forward_source(k: int, p: int) -> str:
 def _backward_source(k: int, p: int, d, code: int) -> str:
     dv, rv = d.dynamics.values, d.reset.values
     def through_reset(j: int) -> str:  # d loss / d (argument j of reset), via the new state
-        return _sum([_product(f"G{q}", rv[(q, j)]) for q in range(k) if (q, j) in rv])
+        return _chain((f"G{q}", rv[(q, j)]) for q in range(k) if (q, j) in rv)
 
     g_pre = [through_reset(1 + i) for i in range(k)]
     g_spk = through_reset(0)
 
     def through_dynamics(j: int) -> str:  # d loss / d (argument j of dynamics)
-        terms = [_product("GH", dv[(0, j)])] if (0, j) in dv else []
-        terms += [_product(f"GN{i}", dv[(1 + i, j)]) for i in range(k) if (1 + i, j) in dv]
-        return _sum(terms)
+        grads = ["GH"] + [f"GN{i}" for i in range(k)]
+        return _chain((grads[i], dv[(i, j)]) for i in range(1 + k) if (i, j) in dv)
 
     loads = (["X = np.float64(xr[j])"] + [f"S{i} = np.float64(R{i}[j])" for i in range(k)]
              + [f"Q{r} = np.float64(P{r}[j])" for r in range(p)])
