@@ -306,3 +306,17 @@ def test_kernels_are_cached_on_disk_for_the_next_process(tmp_path):
     assert file0 == file1 and Path(file0).parent == tmp_path / "compile_step"
     assert (sympy0, hits0, miss0) == ("True", "0", "2")   # traced and compiled
     assert (sympy1, hits1, miss1) == ("False", "2", "0")  # loaded: no sympy, no compile
+
+
+def test_cache_key_does_not_change_once_the_step_has_run():
+    """The key hashes the user's code deterministically (``marshal`` output changes with the
+    reference counts of the constants, which numba and the torch loop change)."""
+    from axonal.kernels._step_codegen import cache_key
+
+    key = cache_key(math_dynamics, math_reset, 1, 2, 2)
+    step = compile_step(math_dynamics, math_reset, state=("v",), params=("w", "tau"),
+                        surrogate="triangle", detach_reset=False)
+    mod = CompiledNeuron(step, 3, w=0.1, tau=3.0).double()
+    mod(torch.rand(4, 2, 3, dtype=torch.float64))
+    torch_loop(step, torch.rand(4, 3), (torch.zeros(3),), (torch.zeros(3), torch.ones(3) * 3))
+    assert step.cache_key == key == cache_key(math_dynamics, math_reset, 1, 2, 2)

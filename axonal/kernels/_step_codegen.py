@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
-import marshal
 import os
 import sys
 import tempfile
@@ -195,7 +194,7 @@ def _fingerprint(obj, depth: int = 0) -> bytes:
     fn = getattr(obj, "py_func", obj)  # a numba dispatcher: its Python function
     if not isinstance(fn, types.FunctionType) or depth > 3:
         return repr(getattr(obj, "__name__", type(obj).__name__)).encode()
-    parts = [marshal.dumps(fn.__code__), repr(fn.__defaults__).encode()]
+    parts = [_code_bytes(fn.__code__), repr(fn.__defaults__).encode()]
     for name in sorted(global_names(fn.__code__)):
         if name in fn.__globals__:
             val = fn.__globals__[name]
@@ -214,6 +213,17 @@ def _fingerprint(obj, depth: int = 0) -> bytes:
         parts.append(repr(val).encode() if isinstance(val, (int, float, bool, str, tuple))
                      else _fingerprint(val, depth + 1))
     return b"\0".join(parts)
+
+
+def _code_bytes(code: types.CodeType) -> bytes:
+    """A deterministic serialisation of a code object (``marshal.dumps`` is not one: its
+    back-reference flags depend on the reference counts of the constants, which change once
+    numba holds them)."""
+    consts = b"|".join(_code_bytes(c) if isinstance(c, types.CodeType) else
+                       f"{type(c).__name__}:{c!r}".encode() for c in code.co_consts)
+    fields = (code.co_qualname, code.co_argcount, code.co_kwonlyargcount, code.co_flags,
+              code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars)
+    return code.co_code + b"\0" + consts + b"\0" + repr(fields).encode()
 
 
 def cache_key(dynamics, reset, k: int, p: int, code: int) -> str:
