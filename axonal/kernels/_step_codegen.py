@@ -6,8 +6,10 @@ cannot apply to them directly: it caches functions by their source file. The gen
 source is therefore written to a module file named by a hash of everything the compiled
 code depends on (``cache_key``) in ``cache_dir()`` and imported from there with
 ``cache=True``, so a later process loads the machine code numba stored next to it instead of
-compiling again. The file is written once, atomically (temporary file + ``os.replace``), and
-never rewritten while its content is right: numba keys its cache on the file's timestamp.
+compiling again. The file is written once, atomically (a complete temporary file, then
+linked into place; the first writer wins), and never rewritten while its content is right:
+numba keys its cache on the file's timestamp. The key hashes the user's code objects field by
+field, not with ``marshal`` (whose output changes with reference counts).
 Where no cache directory is writable the source is compiled in memory (correct, but the
 compile is paid by every process).
 
@@ -23,10 +25,10 @@ user's, in the input dtype where the user's literals allow (a Python float liter
 float64 in numba). It also checks on the fly that the input is finite (``finite[task]`` is
 NaN otherwise), which costs far less than a separate ``torch.isfinite`` pass. It stores the
 state before every step (``hist``, in the input dtype) when a gradient is needed; the spikes
-are the output. The backward walks time backwards,
-recomputes the step from ``hist`` in float64, and applies the chain rule with the symbolic
-partials (``_step_symbolic``) and the surrogate derivative in place of dH/dh, accumulating
-per-element parameter gradients in float64. The spike gradient ``gs`` may be one row
+are the output. The backward walks time backwards, recomputes the step from ``hist`` in
+float64, and applies the chain rule with the symbolic partials (``_step_symbolic``) and the
+surrogate derivative in place of dH/dh, accumulating per-element parameter gradients in
+float64. The spike gradient ``gs`` may be one row
 ``[1, M]`` when it is the same at every step (a spike-count loss): it is then not
 materialised over time. Both kernels are bound by memory traffic on the machine of
 BENCHMARKS.md (the backward reads x, the stored state, the spikes and the spike gradient).
@@ -45,7 +47,6 @@ from pathlib import Path
 import numpy as np
 
 from ._step_math import global_names
-
 
 __all__ = ["BLOCK", "kernel_source", "cache_dir", "cache_key", "cached_source", "load_kernels"]
 
@@ -68,6 +69,7 @@ def _chain(pairs) -> str:
 
 
 def _forward_source(k: int, p: int) -> str:
+    """``forward``: the scan of K state rows per task, calling ``_dyn`` and ``_rst``."""
     st = [f"S{i}" for i in range(k)]
     args = ", ".join(["xr[j]"] + [f"{s}[j]" for s in st] + [f"Q{r}[j]" for r in range(p)])
     pre = ", ".join(f"N{i}" for i in range(k))
@@ -107,7 +109,12 @@ def _forward_source(k: int, p: int) -> str:
 
 
 def _backward_source(k: int, p: int, d, code: int) -> str:
+    """``backward``: BPTT of ``forward``. Per neuron-step, with G the gradient of the state
+    after the step: through the reset to the pre-reset state (GN) and the spike, through the
+    surrogate to h (GH), through the dynamics to x and the previous state; parameter
+    gradients gather from both halves. Structurally zero partials generate no code."""
     dv, rv = d.dynamics.values, d.reset.values
+
     def through_reset(j: int) -> str:  # d loss / d (argument j of reset), via the new state
         return _chain((f"G{q}", rv[(q, j)]) for q in range(k) if (q, j) in rv)
 
