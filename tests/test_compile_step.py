@@ -320,3 +320,21 @@ def test_cache_key_does_not_change_once_the_step_has_run():
     mod(torch.rand(4, 2, 3, dtype=torch.float64))
     torch_loop(step, torch.rand(4, 3), (torch.zeros(3),), (torch.zeros(3), torch.ones(3) * 3))
     assert step.cache_key == key == cache_key(math_dynamics, math_reset, 1, 2, 2)
+
+
+def test_unwritable_cache_directory_compiles_in_memory(tmp_path, monkeypatch):
+    blocker = tmp_path / "not_a_directory"
+    blocker.write_text("")
+    monkeypatch.setenv("AXONAL_CACHE_DIR", str(blocker / "cache"))
+
+    def leaky_dynamics(x, v):  # a neuron of its own, so nothing is loaded yet
+        v = 0.75 * v + x
+        return v - 1.0, v
+
+    step = compile_step(leaky_dynamics, no_param_reset, state=("v",))
+    x = torch.rand(6, 2, 3, dtype=torch.float64)
+    with torch.no_grad():
+        s, (v,) = CompiledNeuron(step, 3)(x)
+    s_r, (v_r,) = torch_loop(step, x, (torch.zeros(2, 3, dtype=torch.float64),), ())
+    assert step.kernel_file == "memory"
+    assert torch.equal(s, s_r) and torch.allclose(v, v_r, rtol=1e-12, atol=1e-12)
