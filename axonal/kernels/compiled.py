@@ -6,9 +6,9 @@ The CPU answer to SpikingJelly's FlexSN. You write the neuron as two scalar Pyth
     def reset(s, *state_pre, *params) -> (*state_new,)       # s is the spike, 0.0 or 1.0
 
 using only arithmetic operators, ``abs`` and ``math.<f>`` (exp, log, tanh, sqrt, sin, cos,
-atan, erf, pow, fabs, pi, e) and no branch on values (write ``s``-weighted expressions such as
-``v - s * theta`` instead of ``if``). Both must return tuples. Example, the LIF of
-``lif_step``::
+atan, erf, pow, fabs, expm1, log1p, pi, e) and no branch on values (write ``s``-weighted
+expressions such as ``v - s * theta`` instead of ``if``). Both must return tuples. Example,
+the LIF of ``lif_step``::
 
     def dynamics(x, v, beta, theta):
         v = beta * v + x
@@ -17,26 +17,32 @@ atan, erf, pow, fabs, pi, e) and no branch on values (write ``s``-weighted expre
         return (v - s * theta,)
     LIFLike = compile_step(dynamics, reset, state=("v",), params=("beta", "theta"))
 
-How it runs:
-- forward: the two functions are compiled by numba (they are plain scalar Python) into one
-  generated kernel that loops over time in compiled code, parallel over batch x neurons; the
-  spike is Heaviside(h). The state before every step is stored when a gradient is needed.
-- backward: the same two functions are evaluated once more with torch tensors instead of
-  floats (``math`` is rebound to a torch namespace), vectorised over all T x B x N points at
-  once, and torch autograd gives every local partial derivative of the step (the functions
-  are elementwise, so one reverse pass per output yields them all). A second numba kernel
-  then chains these local Jacobians backwards in time (BPTT) with the surrogate derivative
-  in place of dH/dh. So the backward costs 2K+1 vectorised autograd passes plus one compiled
-  loop, instead of T small autograd graphs, and it is exact for the user's step (not a
-  finite difference). Tested against autograd through a plain torch loop of the same model.
+How it runs (``_step_symbolic``, ``_step_codegen``):
+- ``compile_step`` traces both functions once with sympy symbols (``math`` rebound to sympy)
+  and differentiates them exactly; a step that is not a branch-free expression is refused
+  here, with the reason.
+- forward: one generated numba kernel loops over time in compiled code, parallel over tasks
+  of neurons, calling the user's functions (inlined) on contiguous rows of each state
+  variable in the input dtype; the spike is Heaviside(h). The state before every step is
+  stored, in the input dtype, only when a gradient is needed.
+- backward: a second generated kernel walks time backwards, recomputes the step from the
+  stored state, and chains the symbolic local partials (printed as straight-line code after
+  common-subexpression elimination) with the surrogate derivative in place of dH/dh,
+  accumulating the parameter gradients in float64. Nothing of size T besides the stored
+  state and the input gradient is allocated. Exact for the user's step; tested against
+  autograd through a plain torch loop of the same model.
+- the generated source is written to a cache directory (``$AXONAL_CACHE_DIR``, default
+  ``~/.cache/axonal``) under a hash of everything it depends on and compiled with numba's
+  ``cache=True``: the first use of a neuron compiles (seconds), later processes load it.
 
-The generated forward kernel is compiled per (dynamics, reset) pair and kept for the process
-(numba cannot cache generated source on disk); the chain kernel is generic and cached.
+There is no autograd fallback: every function the contract allows has a sympy derivative,
+so a step that sympy cannot trace is outside the contract and is reported as an error. The
+surrogate must be a built-in one (``axonal.surrogate``; the kernel compiles its formula by
+code).
 """
 from __future__ import annotations
 
 import math
-import types
 from typing import Callable, Sequence
 
 import numpy as np
@@ -45,179 +51,66 @@ from torch import nn
 
 from ..network import Temporal
 from ..surrogate import Surrogate, get_surrogate
+from ._step_codegen import BLOCK
+from ._step_math import MathNamespace, rebind_math
 
 __all__ = ["compile_step", "CompiledStep", "CompiledNeuron"]
 
-
-class _TorchMath:
-    """``math`` for tensors: the names a step function may use, mapped to torch."""
-
-    pi = math.pi
-    e = math.e
-    exp = staticmethod(torch.exp)
-    log = staticmethod(torch.log)
-    tanh = staticmethod(torch.tanh)
-    sqrt = staticmethod(torch.sqrt)
-    sin = staticmethod(torch.sin)
-    cos = staticmethod(torch.cos)
-    atan = staticmethod(torch.atan)
-    erf = staticmethod(torch.erf)
-    fabs = staticmethod(torch.abs)
-    pow = staticmethod(torch.pow)
-    expm1 = staticmethod(torch.expm1)
-    log1p = staticmethod(torch.log1p)
-
-
-def _torch_version(fn: Callable) -> Callable:
-    glb = dict(fn.__globals__)
-    glb["math"] = _TorchMath
-    return types.FunctionType(fn.__code__, glb, fn.__name__, fn.__defaults__, fn.__closure__)
-
-
-_FORWARD_TEMPLATE = """
-def forward(x, state0, params, store, spk, hist, state_out):
-    T = x.shape[0]
-    M = x.shape[1]
-    nb = (M + 255) // 256
-    for blk in prange(nb):
-        lo = blk * 256
-        hi = min(lo + 256, M)
-        S = state0[:, lo:hi].copy()
-        for t in range(T):
-            for j in range(lo, hi):
-                jj = j - lo
-{load}
-                if store:
-{save}
-                {h_pre} = dyn(x[t, j], {state}{comma_p}{params})
-                s = 1.0 if h >= 0 else 0.0
-                spk[t, j] = s
-                {state}, = rst(s, {pre}{comma_p}{params})
-{write}
-        state_out[:, lo:hi] = S
-"""
-
-
-def _generate_forward(dyn, rst, k: int, p: int):
-    from numba import njit, prange
-
-    st = [f"s{i}" for i in range(k)]
-    pr = [f"q{i}" for i in range(p)]
-    pre = [f"n{i}" for i in range(k)]
-    load = "\n".join([f"                {s} = S[{i}, jj]" for i, s in enumerate(st)]
-                     + [f"                {q} = params[{i}, j]" for i, q in enumerate(pr)])
-    save = "\n".join(f"                    hist[{i}, t, j] = {s}" for i, s in enumerate(st))
-    write = "\n".join(f"                S[{i}, jj] = {s}" for i, s in enumerate(st))
-    src = _FORWARD_TEMPLATE.format(
-        load=load, save=save, write=write, h_pre=", ".join(["h"] + pre), state=", ".join(st),
-        params=", ".join(pr), comma_p=", " if p else "", pre=", ".join(pre))
-    ns = {"prange": prange, "dyn": njit(inline="always")(dyn), "rst": njit(inline="always")(rst)}
-    exec(compile(src, f"<compile_step {dyn.__name__}/{rst.__name__}>", "exec"), ns)
-    return njit(parallel=True)(ns["forward"])
-
-
-def _chain_kernel():
-    from numba import njit, prange
-
-    @njit(parallel=True, cache=True)
-    def chain(gs, sg, jd, jr, nd, gx, gstate, gparams):
-        """BPTT through stored local Jacobians.
-
-        jd [T, 1+K, 1+K+P, M]: d(h, pre) / d(x, state_prev, params); jr [T, K, 1+K+P, M]:
-        d(post) / d(s, pre, params); sg [T, M] surrogate derivative at h; gstate [K, M] holds
-        dL/d(final state) on entry and dL/d(initial state) on exit; gparams [P, M] per element.
-        """
-        T = gs.shape[0]
-        K = jr.shape[1]
-        P = jd.shape[2] - 1 - K
-        M = gs.shape[1]
-        nb = (M + 255) // 256
-        for blk in prange(nb):
-            lo = blk * 256
-            hi = min(lo + 256, M)
-            L = hi - lo
-            g_post = gstate[:, lo:hi].copy()
-            g_out = np.empty((1 + K, L))
-            gp = np.zeros((P, L))
-            for t in range(T - 1, -1, -1):
-                for jj in range(L):
-                    j = lo + jj
-                    g_s = gs[t, j]
-                    for q in range(K):
-                        g_s += nd * jr[t, q, 0, j] * g_post[q, jj]
-                    for r in range(K):
-                        acc = 0.0
-                        for q in range(K):
-                            acc += jr[t, q, 1 + r, j] * g_post[q, jj]
-                        g_out[1 + r, jj] = acc
-                    for r in range(P):
-                        acc = 0.0
-                        for q in range(K):
-                            acc += jr[t, q, 1 + K + r, j] * g_post[q, jj]
-                        gp[r, jj] += acc
-                    g_out[0, jj] = g_s * sg[t, j]
-                    acc = 0.0
-                    for q in range(1 + K):
-                        acc += jd[t, q, 0, j] * g_out[q, jj]
-                    gx[t, j] = acc
-                    for r in range(K):
-                        acc = 0.0
-                        for q in range(1 + K):
-                            acc += jd[t, q, 1 + r, j] * g_out[q, jj]
-                        g_post[r, jj] = acc
-                    for r in range(P):
-                        acc = 0.0
-                        for q in range(1 + K):
-                            acc += jd[t, q, 1 + K + r, j] * g_out[q, jj]
-                        gp[r, jj] += acc
-            gstate[:, lo:hi] = g_post
-            gparams[:, lo:hi] = gp
-
-    return chain
-
-
-_CHAIN = None
-
-
-def _local_jacobians(fn, inputs, n_out):
-    """Elementwise partials of ``fn(*inputs)`` (all [T, M]): [n_out, len(inputs), T, M]."""
-    leaves = [t.detach().clone().requires_grad_() for t in inputs]
-    with torch.enable_grad():
-        outs = fn(*leaves)
-        if not isinstance(outs, tuple) or len(outs) != n_out:
-            raise ValueError(f"{fn.__name__} must return a tuple of {n_out} values")
-        rows = []
-        for k, o in enumerate(outs):
-            if not isinstance(o, torch.Tensor) or not o.requires_grad:
-                rows.append(torch.zeros(len(leaves), *inputs[0].shape, dtype=inputs[0].dtype))
-                continue
-            gr = torch.autograd.grad(o.sum(), leaves, retain_graph=k < n_out - 1, allow_unused=True)
-            rows.append(torch.stack([torch.zeros_like(leaves[0]) if g is None
-                                     else g.expand_as(leaves[0]) for g in gr]))
-    return torch.stack(rows), [o.detach() if isinstance(o, torch.Tensor) else o for o in outs]
+_TORCH_MATH = MathNamespace(
+    pi=math.pi, e=math.e, exp=torch.exp, log=torch.log, tanh=torch.tanh, sqrt=torch.sqrt,
+    sin=torch.sin, cos=torch.cos, atan=torch.atan, erf=torch.erf, pow=torch.pow,
+    fabs=torch.abs, expm1=torch.expm1, log1p=torch.log1p)
 
 
 class CompiledStep:
-    """A neuron step compiled by ``compile_step``; ``scan(x [T, M], state [K, M], params
-    [P, M]) -> (spikes [T, M], state [K, M])`` with autograd."""
+    """A neuron step compiled by ``compile_step``.
+
+    ``scan(x [T, M], state [K, M], params [P, n]) -> (spikes [T, M], state [K, M])`` with
+    autograd, where ``M = B * n`` (the parameters are per neuron and shared over the batch).
+    ``reference_step`` is the same step in plain torch. ``kernel_source`` is the generated
+    numba code, ``kernel_file`` where it is cached (or "memory").
+    """
 
     def __init__(self, dynamics, reset, state, params, surrogate, detach_reset):
+        from ._step_codegen import cache_key, cached_source, kernel_source
+
         self.dynamics, self.reset = dynamics, reset
         self.state_names, self.param_names = tuple(state), tuple(params)
         self.surrogate = get_surrogate(surrogate)
+        if self.surrogate.code < 0:
+            raise ValueError(
+                f"compile_step needs a built-in surrogate (one of fast_sigmoid, atan, "
+                f"triangle, gaussian, straight_through); got {type(self.surrogate).__name__}, "
+                "whose derivative the generated kernel cannot compile")
         self.detach_reset = bool(detach_reset)
-        self._torch_dyn = _torch_version(dynamics)
-        self._torch_rst = _torch_version(reset)
-        self._forward = None
+        k, p, code = len(self.state_names), len(self.param_names), self.surrogate.code
+        self.cache_key = cache_key(dynamics, reset, k, p, code)
+        self.kernel_source = cached_source(self.cache_key)
+        if self.kernel_source is None:  # not traced before: trace, differentiate, generate
+            from ._step_symbolic import trace_step
 
-    def _kernel(self):
-        if self._forward is None:
-            self._forward = _generate_forward(self.dynamics, self.reset, len(self.state_names),
-                                              len(self.param_names))
-        return self._forward
+            derivs = trace_step(dynamics, reset, k, p)
+            self.kernel_source = kernel_source(self.cache_key, k, p, derivs, code)
+        self.kernel_file = None
+        self._torch_dyn = rebind_math(dynamics, _TORCH_MATH)
+        self._torch_rst = rebind_math(reset, _TORCH_MATH)
+        self._kernels = None
+
+    def kernels(self):
+        """The module holding the compiled ``forward`` and ``backward`` (loaded once)."""
+        if self._kernels is None:
+            from ._step_codegen import load_kernels
+
+            self._kernels, self.kernel_file = load_kernels(
+                self.cache_key, self.kernel_source, self.dynamics, self.reset)
+        return self._kernels
 
     def scan(self, x, state, params):
-        return _CompiledScan.apply(self, x, state, params)
+        if torch.is_grad_enabled() and (x.requires_grad or state.requires_grad
+                                        or params.requires_grad):
+            return _CompiledScan.apply(self, x, state, params)
+        spk, out, _ = _forward(self, x, state, params, store=False)  # nothing stored
+        return spk.to(x.dtype), out.to(x.dtype)
 
     def reference_step(self, x_t, state, params):
         """The same step in plain torch (for checks and for devices numba cannot reach)."""
@@ -227,53 +120,69 @@ class CompiledStep:
         return s, tuple(self._torch_rst(r, *pre, *params))
 
 
+def _as(t: torch.Tensor, dtype) -> np.ndarray:
+    return t.detach().to(dtype).contiguous().numpy()
+
+
+def _forward(step, x, state, params, store):
+    """Run the forward kernel. Returns (spikes, state_out, saved) in the kernel dtype, with
+    ``saved`` = (x, hist, spikes, params) for the backward when ``store``."""
+    T, M = x.shape
+    K = state.shape[0]
+    n = params.shape[1] if params.ndim == 2 else M
+    if n == 0 or M % n:
+        raise ValueError(f"params [P, n] must divide x [T, M] by neurons; got n={n}, M={M}")
+    dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+    xd = x.detach().to(dtype).contiguous()
+    pd = params.detach().to(dtype).contiguous()
+    if params.shape[0] == 0:  # numba needs a typed 2-D array even without parameters
+        pd = torch.zeros(1, n, dtype=dtype)
+    spk = torch.empty(T, M, dtype=dtype)
+    hist = torch.empty((K, T, M) if store else (K, 0, 0), dtype=dtype)
+    out = torch.empty(K, M, dtype=dtype)
+    finite = np.empty(-(-n // BLOCK) * (M // n))
+    step.kernels().forward(xd.numpy(), _as(state, dtype), pd.numpy(), n, store,
+                           spk.numpy(), hist.numpy(), out.numpy(), finite)
+    if not np.isfinite(finite.sum()):
+        raise ValueError("compile_step: input contains NaN or inf; clean or clip the input first")
+    return spk, out, (xd, hist, spk, pd)
+
+
 class _CompiledScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, step, x, state, params):
-        T, M = x.shape
-        K = state.shape[0]
-        store = torch.is_grad_enabled() or any(ctx.needs_input_grad)
-        xd = x.detach().to(torch.float64).contiguous()
-        spk = torch.empty(T, M, dtype=torch.float64)
-        hist = torch.empty(K, T, M, dtype=torch.float64) if store else torch.empty(K, 0, 0, dtype=torch.float64)
-        out = torch.empty(K, M, dtype=torch.float64)
-        step._kernel()(xd.numpy(), state.detach().to(torch.float64).contiguous().numpy(),
-                       params.detach().to(torch.float64).contiguous().numpy(), store,
-                       spk.numpy(), hist.numpy(), out.numpy())
-        ctx.step = step
-        ctx.save_for_backward(xd, hist, params.detach().to(torch.float64), spk)
-        ctx.dtype = x.dtype
+        spk, out, saved = _forward(step, x, state, params, store=True)
+        ctx.step, ctx.P = step, params.shape[0]
+        ctx.in_dtypes = (x.dtype, state.dtype, params.dtype)
+        ctx.save_for_backward(*saved)
         return spk.to(x.dtype), out.to(x.dtype)
 
     @staticmethod
     def backward(ctx, g_spk, g_state):
-        global _CHAIN
-        step = ctx.step
-        xd, hist, params, spk = ctx.saved_tensors
+        step, P = ctx.step, ctx.P
+        xd, hist, spk, pd = ctx.saved_tensors
         T, M = xd.shape
-        K, P = hist.shape[0], params.shape[0]
-        ins = [xd] + [hist[q] for q in range(K)] + [params[r].expand(T, M) for r in range(P)]
-        jd, outs = _local_jacobians(step._torch_dyn, ins, 1 + K)
-        h = outs[0]
-        ins_r = [spk] + [o for o in outs[1:]] + [params[r].expand(T, M) for r in range(P)]
-        jr, _ = _local_jacobians(step._torch_rst, ins_r, K)
-        sg = step.surrogate.derivative(h).to(torch.float64).contiguous()
-        if _CHAIN is None:
-            _CHAIN = _chain_kernel()
-        gx = torch.empty(T, M, dtype=torch.float64)
-        gstate = g_state.to(torch.float64).contiguous().clone()
-        gparams = torch.zeros(P, M, dtype=torch.float64)
-        _CHAIN(g_spk.to(torch.float64).contiguous().numpy(), sg.numpy(),
-               jd.permute(2, 0, 1, 3).contiguous().numpy(),
-               jr.permute(2, 0, 1, 3).contiguous().numpy(),
-               0.0 if step.detach_reset else 1.0, gx.numpy(), gstate.numpy(), gparams.numpy())
-        return None, gx.to(ctx.dtype), gstate.to(ctx.dtype), gparams.to(ctx.dtype)
+        n = pd.shape[1]
+        K = hist.shape[0]
+        gx = torch.empty(T, M, dtype=xd.dtype)
+        g0 = torch.empty(K, M, dtype=torch.float64)
+        gp = torch.empty(max(P, 1), M, dtype=torch.float64)
+        if g_spk.stride(0) == 0:  # the same at every step (a spike-count loss): one row
+            g_spk = g_spk[:1]
+        step.kernels().backward(
+            xd.numpy(), hist.numpy(), spk.numpy(), pd.numpy(), _as(g_spk, xd.dtype),
+            _as(g_state, torch.float64), n, 0.0 if step.detach_reset else 1.0,
+            float(step.surrogate.width), gx.numpy(), g0.numpy(), gp.numpy())
+        dx, ds, dp = ctx.in_dtypes
+        gpar = gp[:P].reshape(P, M // n, n).sum(1).to(dp)
+        return None, gx.to(dx), g0.to(ds), gpar
 
 
 def compile_step(dynamics: Callable, reset: Callable, *, state: Sequence[str],
                  params: Sequence[str] = (), surrogate: str | Surrogate = "atan",
                  detach_reset: bool = True) -> CompiledStep:
-    """Compile a user neuron (see the module docstring for the contract)."""
+    """Compile a user neuron (see the module docstring for the contract). Tracing and the
+    symbolic derivatives happen here; numba compiles (or loads from its cache) at first use."""
     if not state:
         raise ValueError("compile_step needs at least one state variable name, e.g. state=('v',)")
     from . import numba_available
@@ -316,20 +225,27 @@ class CompiledNeuron(Temporal):
     def forward(self, x: torch.Tensor, state: tuple | None = None):
         from ..neurons.base import check_sequence
 
-        check_sequence(x, self.size, type(self).__name__)
+        if not isinstance(x, torch.Tensor) or x.ndim < 1 or x.device.type != "cpu":
+            check_sequence(x, self.size, type(self).__name__)
+        else:  # every check but finiteness, which the CPU kernel does on the fly
+            try:
+                check_sequence(x[:0], self.size, type(self).__name__)
+            except (TypeError, ValueError):
+                check_sequence(x, self.size, type(self).__name__)  # the message with x's shape
+                raise
         T, B = x.shape[:2]
         n = int(np.prod(self.size))
         m = B * n
         if state is None:
             state = tuple(torch.full(x.shape[1:], float(self.initial.get(s, 0.0)), dtype=x.dtype)
                           for s in self.step.state_names)
-        ps = [torch.broadcast_to(getattr(self, p).to(x.dtype), self.size).reshape(1, n)
-              .expand(B, n).reshape(m) for p in self.step.param_names]
-        params = torch.stack(ps) if ps else x.new_zeros(0, m)
+        ps = [torch.broadcast_to(getattr(self, p).to(x.dtype), self.size).reshape(n)
+              for p in self.step.param_names]
+        params = torch.stack(ps) if ps else x.new_zeros(0, n)
         st = torch.stack([s.reshape(m) for s in state])
         if x.device.type != "cpu":  # numba is CPU-only: reference loop of the same step
             outs, cur = [], tuple(s for s in state)
-            pv = [p.reshape(B, *self.size) for p in params]
+            pv = [p.reshape(self.size) for p in params]
             for x_t in x.unbind(0):
                 s, cur = self.step.reference_step(x_t, cur, pv)
                 outs.append(s)
