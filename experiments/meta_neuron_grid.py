@@ -89,7 +89,7 @@ def summarise(rows, tasks):
             for rule in rules:
                 res, per_seed = {}, {}
                 for p in points:
-                    rs = [r for r in sub if r["point"] == p]
+                    rs = [r for r in sub if r["point"] == p and f"{rule}/fixed" in r]
                     if not rs:
                         continue
                     f = np.array([r[f"{rule}/fixed"] for r in rs])
