@@ -25,7 +25,12 @@ Models and rules, each with intrinsic parameters *fixed* or *learned* jointly wi
 Readouts of spike trains (``readout/...``): nearest centroid on rates vs on normalised LZ76
 complexity, on the raw inputs and on the BPTT-trained (learned) layers' outputs.
 
+``--grid`` (``meta_neuron_grid.py``) repeats the fixed / learned comparison from a grid of
+untuned initial intrinsic values, the paper's baseline; ``REFERENCE`` below is the grid's
+"default" point and the initial value of the main tables.
+
     python experiments/meta_neuron.py [--seeds 0 1 2] [--quick] [--out results.json]
+    python experiments/meta_neuron.py --grid [--tasks markov] [--seeds 0 1 2] [--resume]
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ from torch import nn
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from axonal import LIF, Sequential  # noqa: E402
 from axonal.data.spike_trains import bernoulli_rate_code, markov_task, poisson_task  # noqa: E402
@@ -49,8 +55,14 @@ from axonal.metrics.complexity import LZCClassifier  # noqa: E402
 from axonal.neurons.meta import MetaNeuronLayer  # noqa: E402
 
 H = 10
+LR = 2e-2                  # Adam step of the weights (and, by default, of the intrinsics)
 S_EQ = 0.8 * 0.5           # the meta neuron's mean transmitted amplitude s E[Q] at init
 GROUP = torch.tensor([0] * (H // 2) + [1] * (H // 2))
+# the initial intrinsic values of the main tables: the library defaults (LIF(), MetaNeuronLayer(),
+# Tempotron()), for which the weight scales and the STDP / Tempotron steps below were set
+REFERENCE = dict(lif=dict(tau_mem=10.0, threshold=1.0),
+                 meta=dict(transmission=0.8, inhibition=1.0, threshold=1.0, beta=0.9),
+                 tempotron=dict(tau=15.0, threshold=1.0))
 
 
 def task(name, seed, n_train, n_test):
@@ -75,21 +87,43 @@ def weight_mean(n_in, input_rate, gain=1.0):
     return 0.15 * gain / (n_in * input_rate)
 
 
-def make_layer(kind, learned, n_in, input_rate):
-    """A spiking layer ``[T, B, n_in] -> [T, B, H]`` and its intrinsic parameters."""
+def make_layer(kind, learned, n_in, input_rate, init=None):
+    """A spiking layer ``[T, B, n_in] -> [T, B, H]`` and its intrinsic parameters.
+
+    ``init`` overrides the initial intrinsic values (a grid point); the default is the reference.
+    """
+    init = {**REFERENCE[kind], **(init or {})}
     if kind == "lif":
-        neuron = LIF(H, tau_mem=10.0, threshold=1.0, learn=("tau_mem", "threshold") if learned else (),
+        neuron = LIF(H, **init, learn=("tau_mem", "threshold") if learned else (),
                      per_neuron=True, surrogate="fast_sigmoid")
         return neuron, list(neuron.parameters())
-    layer = MetaNeuronLayer(n_in, H, transmission=0.8, inhibition=1.0, threshold=1.0, beta=0.9,
-                            learn=MetaNeuronLayer.INTRINSIC if learned else ())
+    layer = MetaNeuronLayer(n_in, H, **init, learn=MetaNeuronLayer.INTRINSIC if learned else ())
     return layer, [p for n, p in layer.named_parameters() if n != "weight"]
 
 
+def intrinsic_values(obj):
+    """``{name: mean over neurons, name_min, name_max}`` of a LIF, meta layer or Tempotron (report)."""
+    if isinstance(obj, Tempotron):
+        vals = dict(tau=obj.tau, threshold=obj.threshold)
+    elif isinstance(obj, MetaNeuronLayer):
+        vals = obj.intrinsic()
+    else:
+        p = obj.params()
+        vals = dict(tau_mem=p.tau_mem, threshold=p.threshold)
+    out = {}
+    for k, v in vals.items():
+        v = torch.as_tensor(v).detach().float()
+        out[k] = round(float(v.mean()), 4)
+        if v.numel() > 1:                 # per-neuron values: their spread as well
+            out[f"{k}_min"], out[f"{k}_max"] = round(float(v.min()), 4), round(float(v.max()), 4)
+    return out
+
+
 class BPTTNet(nn.Module):
-    def __init__(self, kind, learned, n_in, input_rate):
+    def __init__(self, kind, learned, n_in, input_rate, init=None):
         super().__init__()
-        layer, _ = make_layer(kind, learned, n_in, input_rate)
+        layer, self.intrinsics = make_layer(kind, learned, n_in, input_rate, init)
+        self.neuron = layer
         mu = weight_mean(n_in, input_rate, 1.0 if kind == "lif" else 1 / S_EQ)
         if kind == "lif":
             lin = nn.Linear(n_in, H, bias=False)
@@ -117,11 +151,26 @@ def batches(x, y, bs, gen, drop_single=True):
         yield x[:, idx], y[idx]
 
 
-def run_bptt(kind, learned, data, seed, epochs, bs):
+def optimizer(params, intrinsics, lr, intrinsic_lr):
+    """Adam with the intrinsic parameters in their own group (own learning rate)."""
+    ids = {id(p) for p in intrinsics}
+    rest = [p for p in params if id(p) not in ids]
+    groups = ([dict(params=rest, lr=lr)] if rest else []) + \
+        ([dict(params=list(intrinsics), lr=intrinsic_lr)] if intrinsics else [])
+    return torch.optim.Adam(groups)
+
+
+def run_bptt(kind, learned, data, seed, epochs, bs, init=None, intrinsic_lr=LR, info=None):
+    """Surrogate-gradient BPTT; returns ``(test accuracy, train spikes, test spikes)``.
+
+    ``info`` (a dict), if given, receives the intrinsic values before and after training.
+    """
     (xtr, ytr), (xte, yte) = data
     torch.manual_seed(seed)
-    net = BPTTNet(kind, learned, xtr.shape[2], float(xtr.mean()))
-    opt = torch.optim.Adam(net.parameters(), lr=2e-2)
+    net = BPTTNet(kind, learned, xtr.shape[2], float(xtr.mean()), init)
+    opt = optimizer(net.parameters(), net.intrinsics, LR, intrinsic_lr)
+    if info is not None:
+        info["initial"] = intrinsic_values(net.neuron)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         for xb, yb in batches(xtr, ytr, bs, gen):
@@ -138,6 +187,8 @@ def run_bptt(kind, learned, data, seed, epochs, bs):
         net(xtr)
         net.eval()
         acc = float((net(xte).argmax(1) == yte).float().mean())
+        if info is not None:
+            info["final"] = intrinsic_values(net.neuron)
         return acc, net.spikes(xtr), net.spikes(xte)
 
 
@@ -145,7 +196,7 @@ def group_score(out):
     return torch.stack([out[..., GROUP == c].sum((0, 2)) for c in (0, 1)], 1)
 
 
-def run_stdp(kind, learned, data, seed, epochs, bs):
+def run_stdp(kind, learned, data, seed, epochs, bs, init=None, intrinsic_lr=LR, info=None):
     """Supervised STDP of the weights (+ gradient on the intrinsics when learned), rate readout."""
     (xtr, ytr), (xte, yte) = data
     torch.manual_seed(seed)
@@ -156,11 +207,13 @@ def run_stdp(kind, learned, data, seed, epochs, bs):
     t_len = xtr.shape[0]
     a_plus = 0.005 * w_max / (rate * t_len)
     rule = STDP(a_plus=a_plus, a_minus=a_plus / 2, w_min=0.0, w_max=w_max)
-    layer, intrinsics = make_layer(kind, learned, n_in, rate)
+    layer, intrinsics = make_layer(kind, learned, n_in, rate, init)
+    if info is not None:
+        info["initial"] = intrinsic_values(layer)
     mask = lambda y: (GROUP[None, :] == y[:, None]).float()
     teacher = lambda y: 2.0 * mask(y) - 10.0 * (1 - mask(y))
     loss_fn = lambda out, y: F.cross_entropy(group_score(out) * 0.2, y)
-    opt = torch.optim.Adam(intrinsics, lr=2e-2) if learned else None
+    opt = torch.optim.Adam(intrinsics, lr=intrinsic_lr) if learned else None
     gen = torch.Generator().manual_seed(seed)
     if kind == "lif":
         plastic = PlasticLinear(n_in, H, layer, rule, seed=seed)
@@ -185,19 +238,29 @@ def run_stdp(kind, learned, data, seed, epochs, bs):
                 rule.apply(layer.weight.data, dw)
     with torch.no_grad():
         s_tr, s_te = run(xtr), run(xte)
+    if info is not None:
+        info["final"] = intrinsic_values(layer)
     return LZCClassifier("rate").fit(s_tr, ytr).score(s_te, yte)
 
 
-def run_tempotron(learned, data, seed, epochs, bs):
+def run_tempotron(learned, data, seed, epochs, bs, init=None, intrinsic_lr=LR, info=None):
+    """Tempotron rule on the weights (+ gradient of its cost on tau and V_thr when learned).
+
+    The weight scale and the rule's step are set for the reference tau = 15, V_thr = 1 and kept
+    at every grid point (a user who does not tune the intrinsics does not retune these either).
+    """
     (xtr, ytr), (xte, yte) = data
     n_in, rate = xtr.shape[2], float(xtr.mean())
+    init = {**REFERENCE["tempotron"], **(init or {})}
     area = 23.6                           # area of the unit-peak kernel for tau = 15, tau_s = 3.75
-    w_bar = 0.5 / (n_in * rate * area)    # mean potential at half the threshold
-    tp = Tempotron(n_in, 1, tau=15.0, threshold=1.0, lr=0.02 * w_bar / (rate * area), init_scale=w_bar,
+    w_bar = 0.5 / (n_in * rate * area)    # mean potential at half the reference threshold
+    tp = Tempotron(n_in, 1, **init, lr=0.02 * w_bar / (rate * area), init_scale=w_bar,
                    seed=seed, learn=("tau", "threshold") if learned else ())
     with torch.no_grad():
         tp.weight.add_(w_bar)             # mean w_bar, spread w_bar
-    opt = torch.optim.Adam(tp.parameters(), lr=2e-2) if learned else None
+    opt = torch.optim.Adam(tp.parameters(), lr=intrinsic_lr) if learned else None
+    if info is not None:
+        info["initial"] = intrinsic_values(tp)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         for xb, yb in batches(xtr, ytr, bs, gen, False):
@@ -207,6 +270,8 @@ def run_tempotron(learned, data, seed, epochs, bs):
                 loss.backward()
                 opt.step()
             tp.local_update(xb, yb)
+    if info is not None:
+        info["final"] = intrinsic_values(tp)
     with torch.no_grad():
         return float((tp.predict(xte) == yte).float().mean())
 
@@ -217,9 +282,28 @@ def main(argv=None):
     ap.add_argument("--tasks", nargs="+", default=["poisson", "markov", "digits01"])
     ap.add_argument("--quick", action="store_true", help="smaller data and fewer epochs (a few minutes)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--grid", action="store_true",
+                    help="fixed vs learned from a grid of untuned initial intrinsics (meta_neuron_grid.py); "
+                         "writes experiments/results/meta_neuron_grid.json unless --out is given")
+    ap.add_argument("--intrinsic-lr", type=float, default=None,
+                    help="Adam lr of the intrinsic parameters (grid mode; default 0.1)")
+    ap.add_argument("--resume", action="store_true", help="grid mode: keep the rows already in --out")
     args = ap.parse_args(argv)
+    if not args.grid and (args.resume or args.intrinsic_lr is not None):
+        ap.error("--resume and --intrinsic-lr belong to --grid mode")
+    unknown = set(args.tasks) - {"poisson", "markov", "digits01"}
+    if unknown:
+        ap.error(f"unknown task(s) {sorted(unknown)}; choose from poisson, markov, digits01")
     torch.set_num_threads(1)
     n_train, n_test, epochs, bs = (100, 100, 4, 25) if args.quick else (200, 200, 8, 25)
+    if args.grid:
+        import meta_neuron_grid as grid
+
+        if args.intrinsic_lr is None:
+            args.intrinsic_lr = grid.INTRINSIC_LR
+        if args.intrinsic_lr <= 0:
+            ap.error(f"--intrinsic-lr must be > 0, got {args.intrinsic_lr}")
+        return grid.main(sys.modules[__name__], args, n_train, n_test, epochs, bs)
     rows = []
     for task_name in args.tasks:
         for seed in args.seeds:
