@@ -96,9 +96,13 @@ def active_fill(x, xb, grouped, ptr, idx, val):
 
 
 # ----------------------------------------------------------------------------- fused Linear+LIF
-#: neurons per forward task: long contiguous weight rows measured fastest (512 beat 128 and 256
-#: by 1.5-2x at T=100 B=32 700->512, 2 % and 10 % input, on this project's machine)
-FUSED_BLOCK = 512
+#: most neurons per forward task: long contiguous weight rows, and one compaction of each input
+#: row per task, measured fastest (one thread, CPU ms, T=100; on this project's machine):
+#: 700->512 B=32 2 %: 512 beat 256 and 128 by 1.5-2x; 700->1024 B=128: 1024 beat 512 by 20 %
+#: (inference 56 vs 70 at 2 %, 139 vs 163 at 10 %) and 12 % (training); 700->2048 B=32 2 %:
+#: inference 18.4 / 20.3 / 27.0 with 2048 / 1024 / 512. ``event_lif_scan`` takes smaller blocks
+#: only to give every thread a task.
+FUSED_BLOCK = 2048
 
 
 @njit(inline="always", cache=True, error_model="numpy")

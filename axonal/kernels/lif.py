@@ -341,8 +341,11 @@ def event_lif_scan(kind: str, x: torch.Tensor, weight: torch.Tensor, bias, state
     if block is None:  # forward: long contiguous rows; backward: one block per thread
         import numba
 
+        threads = numba.get_num_threads()
         block = min(n, _kernels_sparse().FUSED_BLOCK)
-        bblock = min(block, max(16, -(-n // numba.get_num_threads())))
+        while block > 256 and B * -(-n // block) < threads:  # a forward task per thread
+            block = -(-block // 2)
+        bblock = min(block, max(16, -(-n // threads)))
     else:
         bblock = block
     if wt is None:
