@@ -54,6 +54,19 @@ BLOCK = 256
 _GENERATOR_FILES = ("_step_codegen.py", "_step_symbolic.py", "_step_math.py")
 
 
+
+#: the generated kernels' task loop, as in ``_numba_lif``: a task is a block of ``BLOCK``
+#: neurons of one batch row, parallel over tasks
+_TASK_LOOP = (
+    "    for task in prange(B * nb):",
+    "        b = task // nb",
+    "        n0 = (task - b * nb) * BLOCK",
+    "        L = min(n0 + BLOCK, n) - n0",
+    "        lo = b * n + n0",
+    "        hi = lo + L",
+)
+
+
 def _chain(pairs) -> str:
     """Code for sum(grad * partial) over (grad, partial) pairs, the grads that share a
     partial added first (``h = v - theta`` and ``v`` have the same partials), a partial of
@@ -81,12 +94,7 @@ def _forward_source(k: int, p: int) -> str:
         "    T = x.shape[0]",
         "    B = x.shape[1] // n",
         "    nb = (n + BLOCK - 1) // BLOCK",
-        "    for task in prange(B * nb):",
-        "        b = task // nb",
-        "        n0 = (task - b * nb) * BLOCK",
-        "        L = min(n0 + BLOCK, n) - n0",
-        "        lo = b * n + n0",
-        "        hi = lo + L",
+        *_TASK_LOOP,
         *[f"        {s} = state0[{i}, lo:hi].copy()" for i, s in enumerate(st)],
         *[f"        Q{r} = params[{r}, n0:n0 + L]" for r in range(p)],
         "        chk = np.zeros(L)",
@@ -151,12 +159,7 @@ def _backward_source(k: int, p: int, d, code: int) -> str:
         "    B = x.shape[1] // n",
         "    nb = (n + BLOCK - 1) // BLOCK",
         "    tg = 1 if gs.shape[0] > 1 else 0",
-        "    for task in prange(B * nb):",
-        "        b = task // nb",
-        "        n0 = (task - b * nb) * BLOCK",
-        "        L = min(n0 + BLOCK, n) - n0",
-        "        lo = b * n + n0",
-        "        hi = lo + L",
+        *_TASK_LOOP,
         *[f"        g{i} = gstate[{i}, lo:hi].copy()" for i in range(k)],
         *[f"        a{r} = np.zeros(L)" for r in range(p)],
         *[f"        P{r} = params[{r}, n0:n0 + L]" for r in range(p)],

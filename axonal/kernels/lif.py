@@ -12,6 +12,8 @@ step, and the kernel returns d loss / d decay.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.nn import functional as F
 
@@ -115,76 +117,81 @@ class _RecurrentLIFScan(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------------------- preparation
-def _per_neuron(value, shape, dtype, name):
-    """A parameter as a [N] tensor of ``dtype`` (differentiable when it is a tensor)."""
-    n = 1
-    for s in shape:
-        n *= s
+def _per_neuron(value, shape, x, name):
+    """A parameter as a contiguous [N] tensor of x's dtype on x's device (differentiable when
+    it is a tensor, so autograd reduces the kernel's per-neuron gradient to its shape)."""
+    n = math.prod(shape)
     if isinstance(value, torch.Tensor):
-        if value.device.type != "cpu":
-            raise Unsupported(f"parameter {name} is on {value.device}, not the CPU")
+        if value.device != x.device:
+            raise Unsupported(f"parameter {name} is on {value.device}, the input on {x.device}")
         if not value.is_floating_point():
             raise Unsupported(f"parameter {name} has dtype {value.dtype}")
-        if value.ndim > 0 and torch.promote_types(value.dtype, dtype) != dtype:
-            raise Unsupported(f"parameter {name} ({value.dtype}) would promote the input ({dtype})")
+        if value.ndim > 0 and torch.promote_types(value.dtype, x.dtype) != x.dtype:
+            raise Unsupported(f"parameter {name} ({value.dtype}) would promote the input ({x.dtype})")
         try:
             value = torch.broadcast_to(value, shape)
         except RuntimeError:
             raise Unsupported(
                 f"parameter {name} of shape {tuple(value.shape)} does not broadcast to the "
                 f"neuron shape {tuple(shape)}") from None
-        return value.to(dtype).reshape(n).contiguous()
-    return torch.full((n,), float(value), dtype=dtype)
+        return value.to(x.dtype).reshape(n).contiguous()
+    return torch.full((n,), float(value), dtype=x.dtype, device=x.device)
 
 
-def _flat_state(t: torch.Tensor, dtype, m: int, name: str) -> torch.Tensor:
-    if t.dtype != dtype or t.device.type != "cpu":
-        raise Unsupported(f"state {name} has dtype {t.dtype} on {t.device}; input is {dtype} on cpu")
+def _flat_state(t: torch.Tensor, x, m: int, name: str) -> torch.Tensor:
+    if t.dtype != x.dtype or t.device != x.device:
+        raise Unsupported(f"state {name} is {t.dtype} on {t.device}; the input is {x.dtype} "
+                          f"on {x.device}")
     return t.reshape(m).contiguous()
 
 
-def _neuron_arrays(k, params, state, x, shape, n, m, dtype):
+def _neuron_arrays(k, params, state, x, shape, m):
     """Flat kernel inputs of a LIF-family population of kind ``k`` (0 LIF, 1 CuBa, 2 adaptive):
     initial ``v, i, a`` ``[m]`` and per-neuron ``beta, alpha, rho, threshold, adaptation`` ``[n]``
-    (zeros for the constants and states the kind does not have)."""
-    beta = _per_neuron(decay_factor(params.tau_mem, params.dt), shape, dtype, "tau_mem")
-    th = _per_neuron(params.threshold, shape, dtype, "threshold")
-    zeros_n = x.new_zeros(n)
-    zeros_m = x.new_zeros(m)
-    alpha = rho = adp = zeros_n
-    i0 = a0 = zeros_m
-    v0 = _flat_state(state.v, dtype, m, "v")
+    in x's dtype and on x's device (zeros for the constants and states the kind does not
+    have). Shared by the numba and the Triton kernels."""
+    n = math.prod(shape)
+    beta = _per_neuron(decay_factor(params.tau_mem, params.dt), shape, x, "tau_mem")
+    th = _per_neuron(params.threshold, shape, x, "threshold")
+    alpha = rho = adp = x.new_zeros(n)
+    i0 = a0 = x.new_zeros(m)
+    v0 = _flat_state(state.v, x, m, "v")
     if k == 1:
-        alpha = _per_neuron(decay_factor(params.tau_syn, params.dt), shape, dtype, "tau_syn")
-        i0 = _flat_state(state.i, dtype, m, "i")
+        alpha = _per_neuron(decay_factor(params.tau_syn, params.dt), shape, x, "tau_syn")
+        i0 = _flat_state(state.i, x, m, "i")
     elif k == 2:
-        rho = _per_neuron(decay_factor(params.tau_adapt, params.dt), shape, dtype, "tau_adapt")
-        adp = _per_neuron(params.adaptation, shape, dtype, "adaptation")
-        a0 = _flat_state(state.a, dtype, m, "a")
+        rho = _per_neuron(decay_factor(params.tau_adapt, params.dt), shape, x, "tau_adapt")
+        adp = _per_neuron(params.adaptation, shape, x, "adaptation")
+        a0 = _flat_state(state.a, x, m, "a")
     return v0, i0, a0, beta, alpha, rho, th, adp
 
 
-def lif_family_scan(kind: str, x: torch.Tensor, state, params, weight=None):
-    """Run the fused kernel; see the module docstring. Raises ``Unsupported``."""
+def lif_family_scan(kind: str, x: torch.Tensor, state, params, weight=None, functions=None):
+    """Run the fused kernel; see the module docstring. Raises ``Unsupported``.
+
+    ``functions``: the (feed-forward, recurrent) autograd Functions that run the kernels,
+    ``(_LIFScan, _RecurrentLIFScan)`` (numba) by default; ``axonal.kernels.triton_lif`` passes
+    its own, so validation, inputs and outputs are prepared in this one place for both."""
+    scan_fn, recurrent_fn = functions or (_LIFScan, _RecurrentLIFScan)
     recurrent = kind.startswith("recurrent_")
     base = kind[len("recurrent_"):] if recurrent else kind
     if base not in KINDS:
-        raise Unsupported(f"no fused kernel for {kind!r}")
+        raise Unsupported(f"no fused kernel for {kind!r} (LIF family only)")
     code = getattr(params.surrogate, "code", -1)
     if code not in (0, 1, 2, 3, 4):
         raise Unsupported(f"surrogate {type(params.surrogate).__name__} has no kernel code")
-    if x.shape[0] == 0 or x.numel() == 0:
+    if x.dtype not in (torch.float32, torch.float64):
+        raise Unsupported(f"the input dtype is {x.dtype}; the kernels support float32 and "
+                          "float64 (convert with x.float())")
+    if x.ndim < 2 or x.shape[0] == 0 or x.numel() == 0:
         raise Unsupported("empty input")
-    dtype = x.dtype
     T, B = x.shape[:2]
     shape = tuple(x.shape[2:])
-    n = 1
-    for s in shape:
-        n *= s
+    n = math.prod(shape)
     m = B * n
     k = KINDS[base]
     inner = state.neuron if recurrent else state
-    v0, i0, a0, beta, alpha, rho, th, adp = _neuron_arrays(k, params, inner, x, shape, n, m, dtype)
+    v0, i0, a0, beta, alpha, rho, th, adp = _neuron_arrays(k, params, inner, x, shape, m)
     xf = x.reshape(T, m).contiguous()
     tensors = [xf, v0, i0, a0, beta, alpha, rho, th, adp]
     if recurrent:
@@ -196,15 +203,16 @@ def lif_family_scan(kind: str, x: torch.Tensor, state, params, weight=None):
     if recurrent:
         if weight is None or tuple(weight.shape) != (n, n):
             raise Unsupported("recurrent kernel needs a weight of shape [N, N]")
-        if weight.device.type != "cpu" or weight.dtype != dtype:
-            raise Unsupported(f"recurrent weight is {weight.dtype} on {weight.device}; input is {dtype}")
-        if state.spikes.dtype != dtype:
-            raise Unsupported("state spikes dtype differs from the input")
+        if weight.device != x.device or weight.dtype != x.dtype:
+            raise Unsupported(f"recurrent weight is {weight.dtype} on {weight.device}; the input "
+                              f"is {x.dtype} on {x.device}")
+        if state.spikes.dtype != x.dtype or state.spikes.device != x.device:
+            raise Unsupported("state spikes dtype or device differ from the input")
         rec0 = F.linear(state.spikes.reshape(B, n), weight).reshape(m)
-        spk, v, i, a = _RecurrentLIFScan.apply(cfg, xf, rec0, weight, v0, i0, a0, beta, alpha,
-                                               rho, th, adp)
+        spk, v, i, a = recurrent_fn.apply(cfg, xf, rec0, weight, v0, i0, a0, beta, alpha,
+                                          rho, th, adp)
     else:
-        spk, v, i, a = _LIFScan.apply(cfg, xf, v0, i0, a0, beta, alpha, rho, th, adp)
+        spk, v, i, a = scan_fn.apply(cfg, xf, v0, i0, a0, beta, alpha, rho, th, adp)
     spikes = spk.reshape(x.shape)
     sshape = x.shape[1:]
     if k == 0:
@@ -334,7 +342,7 @@ def event_lif_scan(kind: str, x: torch.Tensor, weight: torch.Tensor, bias, state
     m = B * n
     k = KINDS[kind]
     shape = (n,)
-    v0, i0, a0, beta, alpha, rho, th, adp = _neuron_arrays(k, params, state, x, shape, n, m, dtype)
+    v0, i0, a0, beta, alpha, rho, th, adp = _neuron_arrays(k, params, state, x, shape, m)
     tensors = [x, weight, bias, v0, i0, a0, beta, alpha, rho, th, adp]
     store = torch.is_grad_enabled() and any(
         isinstance(t, torch.Tensor) and t.requires_grad for t in tensors)

@@ -45,8 +45,7 @@ import os
 import torch
 from torch.nn import functional as F
 
-from ..neurons.base import decay_factor
-from .lif import KINDS, RESETS, Unsupported
+from .lif import lif_family_scan
 
 BLOCK = 256
 NUM_WARPS = 4
@@ -196,104 +195,11 @@ class _TritonRecurrentScan(torch.autograd.Function):
         return (None, gx, gx[0], gw, dv, di, da, *_param_grads(acc, n))
 
 
-# ----------------------------------------------------------------------------- preparation
-def _per_neuron(value, shape, x, name):
-    """A parameter as a contiguous [N] tensor of x's dtype on x's device (differentiable when
-    it is a tensor, so autograd reduces the kernel's per-neuron gradient to its shape)."""
-    n = math.prod(shape)
-    if isinstance(value, torch.Tensor):
-        if value.device != x.device:
-            raise Unsupported(f"parameter {name} is on {value.device}, the input on {x.device}")
-        if not value.is_floating_point():
-            raise Unsupported(f"parameter {name} has dtype {value.dtype}")
-        if value.ndim > 0 and torch.promote_types(value.dtype, x.dtype) != x.dtype:
-            raise Unsupported(f"parameter {name} ({value.dtype}) would promote the input ({x.dtype})")
-        try:
-            value = torch.broadcast_to(value, shape)
-        except RuntimeError:
-            raise Unsupported(
-                f"parameter {name} of shape {tuple(value.shape)} does not broadcast to the "
-                f"neuron shape {tuple(shape)}") from None
-        return value.to(x.dtype).reshape(n).contiguous()
-    return torch.full((n,), float(value), dtype=x.dtype, device=x.device)
-
-
-def _flat_state(t: torch.Tensor, x, m: int, name: str) -> torch.Tensor:
-    if t.dtype != x.dtype or t.device != x.device:
-        raise Unsupported(f"state {name} is {t.dtype} on {t.device}; the input is {x.dtype} "
-                          f"on {x.device}")
-    return t.reshape(m).contiguous()
-
-
-def _inputs(k, params, state, x, shape, m):
-    """Initial ``v, i, a`` [m] and per-neuron ``beta, alpha, rho, threshold, adaptation`` [N]
-    (zeros for what the kind does not have); time constants enter as ``decay_factor``."""
-    n = math.prod(shape)
-    beta = _per_neuron(decay_factor(params.tau_mem, params.dt), shape, x, "tau_mem")
-    th = _per_neuron(params.threshold, shape, x, "threshold")
-    alpha = rho = adp = x.new_zeros(n)
-    i0 = a0 = x.new_zeros(m)
-    v0 = _flat_state(state.v, x, m, "v")
-    if k == 1:
-        alpha = _per_neuron(decay_factor(params.tau_syn, params.dt), shape, x, "tau_syn")
-        i0 = _flat_state(state.i, x, m, "i")
-    elif k == 2:
-        rho = _per_neuron(decay_factor(params.tau_adapt, params.dt), shape, x, "tau_adapt")
-        adp = _per_neuron(params.adaptation, shape, x, "adaptation")
-        a0 = _flat_state(state.a, x, m, "a")
-    return v0, i0, a0, beta, alpha, rho, th, adp
-
-
+# ----------------------------------------------------------------------------- entry point
 def triton_lif_scan(kind: str, x: torch.Tensor, state, params, weight=None):
-    """Run the Triton kernels; see the module docstring. Raises ``Unsupported``."""
-    recurrent = kind.startswith("recurrent_")
-    base = kind[len("recurrent_"):] if recurrent else kind
-    if base not in KINDS:
-        raise Unsupported(f"no Triton kernel for {kind!r} (LIF family only)")
-    code = getattr(params.surrogate, "code", -1)
-    if code not in (0, 1, 2, 3, 4):
-        raise Unsupported(f"surrogate {type(params.surrogate).__name__} has no kernel code")
-    if x.dtype not in (torch.float32, torch.float64):
-        raise Unsupported(f"the input dtype is {x.dtype}; the kernels support float32 and "
-                          "float64 (convert with x.float())")
-    if x.ndim < 2 or x.numel() == 0:
-        raise Unsupported("empty input")
-    T, B = x.shape[:2]
-    shape = tuple(x.shape[2:])
-    n = math.prod(shape)
-    m = B * n
-    k = KINDS[base]
-    inner = state.neuron if recurrent else state
-    v0, i0, a0, beta, alpha, rho, th, adp = _inputs(k, params, inner, x, shape, m)
-    xf = x.reshape(T, m).contiguous()
-    tensors = [xf, v0, i0, a0, beta, alpha, rho, th, adp]
-    if recurrent:
-        tensors += [weight, state.spikes]
-    store = torch.is_grad_enabled() and any(
-        isinstance(t, torch.Tensor) and t.requires_grad for t in tensors)
-    cfg = (k, RESETS[params.reset], bool(params.detach_reset), int(code),
-           float(params.surrogate.width), n, store)
-    if recurrent:
-        if weight is None or tuple(weight.shape) != (n, n):
-            raise Unsupported("recurrent kernel needs a weight of shape [N, N]")
-        if weight.device != x.device or weight.dtype != x.dtype:
-            raise Unsupported(f"recurrent weight is {weight.dtype} on {weight.device}; the input "
-                              f"is {x.dtype} on {x.device}")
-        if state.spikes.dtype != x.dtype or state.spikes.device != x.device:
-            raise Unsupported("state spikes dtype or device differ from the input")
-        rec0 = F.linear(state.spikes.reshape(B, n), weight).reshape(m)
-        spk, v, i, a = _TritonRecurrentScan.apply(cfg, xf, rec0, weight, v0, i0, a0, beta,
-                                                  alpha, rho, th, adp)
-    else:
-        spk, v, i, a = _TritonLIFScan.apply(cfg, xf, v0, i0, a0, beta, alpha, rho, th, adp)
-    spikes = spk.reshape(x.shape)
-    sshape = x.shape[1:]
-    if k == 0:
-        new = type(inner)(v.reshape(sshape))
-    elif k == 1:
-        new = type(inner)(v.reshape(sshape), i.reshape(sshape))
-    else:
-        new = type(inner)(v.reshape(sshape), a.reshape(sshape))
-    if recurrent:
-        new = type(state)(new, spikes[-1])
-    return spikes, new
+    """Run the Triton kernels; see the module docstring. Raises ``Unsupported``.
+
+    Validation, kernel inputs and outputs are ``axonal.kernels.lif.lif_family_scan``'s (one
+    place for the numba and the Triton kernels); only the autograd Functions differ."""
+    return lif_family_scan(kind, x, state, params, weight=weight,
+                           functions=(_TritonLIFScan, _TritonRecurrentScan))
