@@ -44,8 +44,8 @@ def device():
     os.environ["TRITON_INTERPRET"] = "1"
     from axonal.kernels import _triton_lif_kernels
 
-    if not _triton_lif_kernels.INTERPRETED:
-        pytest.skip("the Triton kernels were built for a GPU earlier in this process")
+    if not (_triton_lif_kernels.INTERPRETED and _triton_lif_kernels.LANGUAGE_INTERPRETED):
+        pytest.skip("triton or the kernels were imported for a GPU earlier in this process")
     yield "cpu"
     if old is None:
         os.environ.pop("TRITON_INTERPRET", None)
@@ -263,3 +263,28 @@ def test_auto_without_triton_falls_back_and_forced_triton_raises(monkeypatch):
         fused_scan("izhikevich", x, st, p, backend="triton")
     with pytest.raises(RuntimeError, match="unknown backend"):
         fused_scan("lif", x, st, p, backend="cuda-magic")
+
+
+@needs_triton
+def test_interpreter_set_after_triton_was_imported_is_explained():
+    """Triton decides at its own import whether its language functions are interpreted; a
+    TRITON_INTERPRET=1 set later must give a clear error, not a failure inside tl.zeros."""
+    code = (
+        "import os, torch\n"
+        "import triton\n"
+        "os.environ['TRITON_INTERPRET'] = '1'\n"
+        "from axonal.kernels import fused_scan\n"
+        "from axonal.neurons import LIFParams, LIFState\n"
+        "try:\n"
+        "    fused_scan('lif', torch.rand(3, 2, 4), LIFState(torch.zeros(2, 4)), LIFParams(),\n"
+        "               backend='triton')\n"
+        "except RuntimeError as e:\n"
+        "    print(e)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), *sys.path]),
+           "OMP_NUM_THREADS": "1"}
+    env.pop("TRITON_INTERPRET", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "after triton itself was imported" in out.stdout

@@ -39,6 +39,16 @@ except ImportError:  # pragma: no cover - depends on the installed Triton
 #: whether these kernels were built for Triton's CPU interpreter (``TRITON_INTERPRET=1`` at import)
 INTERPRETED = _interpret
 
+#: whether Triton's own language functions are interpreted too: they are decorated when
+#: ``triton`` is first imported, so a ``TRITON_INTERPRET=1`` set after that (here, before this
+#: module) leaves them compiled-only, and every interpreted launch fails inside ``tl.zeros``
+try:
+    from triton.runtime.interpreter import InterpretedFunction as _Interpreted
+
+    LANGUAGE_INTERPRETED = isinstance(tl.zeros, _Interpreted)
+except ImportError:  # pragma: no cover - depends on the installed Triton
+    LANGUAGE_INTERPRETED = _interpret
+
 
 @triton.jit
 def _surrogate_grad(z, w, pi, sqrt2pi, CODE: tl.constexpr):

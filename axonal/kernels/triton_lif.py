@@ -78,6 +78,10 @@ def device_error(device: torch.device) -> str:
         if not _kernels().INTERPRETED:
             return ("TRITON_INTERPRET=1 was set after the Triton kernels were built for the GPU; "
                     "set it before the first Triton call of the process")
+        if not _kernels().LANGUAGE_INTERPRETED:
+            return ("TRITON_INTERPRET=1 was set after triton itself was imported (by this or "
+                    "another library), so its language functions cannot be interpreted; set it "
+                    "before anything imports triton (e.g. in the environment of the process)")
         return ""
     return f"the input is on {device}; the Triton kernels run on CUDA tensors only"
 
