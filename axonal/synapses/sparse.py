@@ -24,11 +24,11 @@ gradient from the same spike lists (benchmarks/sparse_linear.py, BENCHMARKS.md).
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from ..kernels.lif import sampled_density as _density
 
 __all__ = ["EventLinear", "event_linear"]
 
@@ -85,23 +85,6 @@ class _EventLinear(torch.autograd.Function):
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = g.sum(0)
         return gx, gw, gb
-
-
-def _density(x2: torch.Tensor, max_rows: int = 256) -> float:
-    """Fraction of nonzero entries, estimated on at most ``max_rows`` evenly spaced rows
-    (numba when it imports: torch's ``count_nonzero`` on a strided sample cost 0.24 ms per
-    call at [3200, 700], a few percent of a sparse inference step)."""
-    r = x2.shape[0]
-    step = math.ceil(r / max_rows) if r > max_rows else 1
-    rows = -(-r // step)
-    total = rows * x2.shape[1]
-    if total == 0:
-        return 0.0
-    if _numba_ok() and x2.device.type == "cpu" and x2.dtype in (torch.float32, torch.float64):
-        from ..kernels._numba_sparse import count_nonzero_rows
-
-        return count_nonzero_rows(x2.detach().numpy(), step) / total
-    return float(x2[::step].count_nonzero()) / total
 
 
 def event_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
@@ -207,7 +190,8 @@ class EventLinear(nn.Module):
                 and x.dtype in (torch.float32, torch.float64) and w.dtype == x.dtype
                 and (b is None or b.dtype == x.dtype) and _numba_ok()):
             return None
-        if self.mode == "auto" and _density(x.reshape(-1, x.shape[-1])) >= self.density_threshold:
+        density = _density(x.reshape(-1, x.shape[-1])) if self.mode == "auto" else None
+        if density is not None and density >= self.density_threshold:
             return None
         T, B = x.shape[:2]
         if state is None:
@@ -217,7 +201,7 @@ class EventLinear(nn.Module):
             return None  # the unfused path reports the problem
         try:
             return event_lif_scan(neuron.kernel_name, x, w, b, state, neuron.params(),
-                                  wt=self._transposed_for_inference())
+                                  wt=self._transposed_for_inference(), density=density)
         except Unsupported:
             return None  # e.g. a custom surrogate: the unfused path handles (or reports) it
 
