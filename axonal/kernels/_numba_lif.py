@@ -466,6 +466,19 @@ def recurrent_backward(gs, gv, gi, ga, spk, vpre, aux, w, v0, i0, a0, beta, alph
 
 
 # ----------------------------------------------------------------------------- fused Linear+LIF
+@njit(inline="always", cache=True, error_model="numpy")
+def _event_task(task, B, block, n):
+    """(b, n0, L, lo, hi) of a forward task of the fused Linear+LIF kernels: tasks run the
+    batch rows of one neuron block in turn (``task = block index * B + b``), so consecutive
+    tasks read the same weight columns; neurons ``n0:n0+L``, flat state ``lo:hi``."""
+    blk = task // B
+    b = task - blk * B
+    n0 = blk * block
+    L = min(n0 + block, n) - n0
+    lo = b * n + n0
+    return b, n0, L, lo, lo + L
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def event_lif_forward(ptr, idx, val, binary, wt, bias, has_bias, T, B, v0, i0, a0, beta, alpha, rho,
                       th, adp, kind, reset, store, block, spk, vpre, aux, v_out, i_out, a_out):
@@ -482,12 +495,7 @@ def event_lif_forward(ptr, idx, val, binary, wt, bias, has_bias, T, B, v0, i0, a
     nb = (n + block - 1) // block
     cs, cz, one, zero = _coef(reset, wt)
     for task in prange(nb * B):
-        blk = task // B
-        b = task - blk * B
-        n0 = blk * block
-        L = min(n0 + block, n) - n0
-        lo = b * n + n0
-        hi = lo + L
+        b, n0, L, lo, hi = _event_task(task, B, block, n)
         v = v0[lo:hi].copy()
         i = i0[lo:hi].copy()
         a = a0[lo:hi].copy()
@@ -577,12 +585,7 @@ def event_lif_infer(x, xb, grouped, wt, bias, has_bias, T, B, v0, i0, a0, beta, 
     nb = (n + block - 1) // block
     cs, cz, one, zero = _coef(reset, wt)
     for task in prange(nb * B):
-        blk = task // B
-        b = task - blk * B
-        n0 = blk * block
-        L = min(n0 + block, n) - n0
-        lo = b * n + n0
-        hi = lo + L
+        b, n0, L, lo, hi = _event_task(task, B, block, n)
         v = v0[lo:hi].copy()
         i = i0[lo:hi].copy()
         a = a0[lo:hi].copy()
