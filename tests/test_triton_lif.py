@@ -208,6 +208,18 @@ def test_triton_streaming_and_no_grad(device):
             torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
+def _run_fresh(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter without TRITON_INTERPRET (the test session sets
+    it); fails the test if the process does not exit cleanly."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), *sys.path]),
+           "OMP_NUM_THREADS": "1"}
+    env.pop("TRITON_INTERPRET", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 # ----------------------------------------------------------------------------- dispatch
 def test_import_axonal_does_not_import_triton_and_missing_triton_is_explained():
     """In a fresh process where triton cannot be imported, backend='triton' says so and how
@@ -226,12 +238,7 @@ def test_import_axonal_does_not_import_triton_and_missing_triton_is_explained():
         "except RuntimeError as e:\n"
         "    print(e)\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), *sys.path]),
-           "OMP_NUM_THREADS": "1"}
-    env.pop("TRITON_INTERPRET", None)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
+    out = _run_fresh(code)
     assert "triton is not importable" in out.stdout
     assert "pip install" in out.stdout and "backend='scan'" in out.stdout
 
@@ -281,10 +288,5 @@ def test_interpreter_set_after_triton_was_imported_is_explained():
         "except RuntimeError as e:\n"
         "    print(e)\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), *sys.path]),
-           "OMP_NUM_THREADS": "1"}
-    env.pop("TRITON_INTERPRET", None)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
+    out = _run_fresh(code)
     assert "after triton itself was imported" in out.stdout
