@@ -225,14 +225,9 @@ class CompiledNeuron(Temporal):
     def forward(self, x: torch.Tensor, state: tuple | None = None):
         from ..neurons.base import check_sequence
 
-        if not isinstance(x, torch.Tensor) or x.ndim < 1 or x.device.type != "cpu":
-            check_sequence(x, self.size, type(self).__name__)
-        else:  # every check but finiteness, which the CPU kernel does on the fly
-            try:
-                check_sequence(x[:0], self.size, type(self).__name__)
-            except (TypeError, ValueError):
-                check_sequence(x, self.size, type(self).__name__)  # the message with x's shape
-                raise
+        # the CPU kernel checks finiteness on the fly; the reference loop elsewhere does not
+        cpu = isinstance(x, torch.Tensor) and x.device.type == "cpu"
+        check_sequence(x, self.size, type(self).__name__, finite=not cpu)
         T, B = x.shape[:2]
         n = int(np.prod(self.size))
         m = B * n

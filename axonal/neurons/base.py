@@ -55,8 +55,10 @@ def check_reset(reset: str) -> None:
         raise ValueError(f"unknown reset mode {reset!r}; choose one of {list(RESET_MODES)}")
 
 
-def check_sequence(x: torch.Tensor, size: tuple[int, ...] | None, who: str) -> None:
-    """Check a time-major input ``[T, B, *size]``: tensor, floating, finite, right shape."""
+def check_sequence(x: torch.Tensor, size: tuple[int, ...] | None, who: str,
+                   finite: bool = True) -> None:
+    """Check a time-major input ``[T, B, *size]``: tensor, floating, right shape and, unless
+    ``finite=False`` (for a kernel that checks while it reads the input), finite."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{who}: input must be a torch.Tensor of shape [T, B, ...], got {type(x).__name__}")
     if not x.is_floating_point():
@@ -77,7 +79,7 @@ def check_sequence(x: torch.Tensor, size: tuple[int, ...] | None, who: str) -> N
             f"{who}: input has shape {tuple(x.shape)}; expected [T, B, {', '.join(map(str, size))}]"
             f" (time-major).{hint}"
         )
-    if not all_finite(x):
+    if finite and not all_finite(x):
         raise ValueError(f"{who}: input contains NaN or inf; clean or clip the input first")
 
 
