@@ -150,6 +150,10 @@ class Network(nn.Module):
     def weight_scale(self) -> float:
         return 1.0
 
+    def release_caches(self) -> None:
+        """Free what the library keeps between steps, before a memory measurement, so that
+        the peak growth counts every buffer a step needs (none by default)."""
+
 
 class AxonalNet(Network):
     """``axonal.Sequential(EventLinear, LIF)``: axonal's own event-driven Linear, which
@@ -181,6 +185,11 @@ class AxonalNet(Network):
 
     def forward(self, x):
         return self.net(x)[0]
+
+    def release_caches(self) -> None:
+        from axonal.kernels import buffers
+
+        buffers.release()  # the recycled output buffers are resident between steps
 
 
 class AxonalDenseNet(AxonalNet):
@@ -332,7 +341,7 @@ def _status_kib(field: str) -> int | None:
     return None
 
 
-def peak_rss_growth(fn) -> int | None:
+def peak_rss_growth(fn, release=None) -> int | None:
     """Bytes by which the resident set's high-water mark rises above its level before ``fn()``.
 
     Method (Linux): collect garbage and ``malloc_trim(0)`` so that memory freed by earlier
@@ -340,9 +349,12 @@ def peak_rss_growth(fn) -> int | None:
     (``VmHWM``) by writing 5 to ``/proc/self/clear_refs``, run ``fn``, read ``VmHWM``. The
     kernel updates ``VmHWM`` on every page it maps, so the peak is exact (not sampled) and it
     sees every allocation: torch tensors, numpy/numba buffers and the Python heap alike.
-    Returns ``None`` where ``/proc`` does not allow it.
+    ``release()``, if given, runs after the collection: it frees what the library caches
+    between steps (``Network.release_caches``). Returns ``None`` where ``/proc`` does not allow it.
     """
     gc.collect()
+    if release is not None:
+        release()
     libc = _libc()
     if libc:
         libc.malloc_trim(0)
@@ -445,7 +457,7 @@ def serve(library: str, threads: int, stdin=sys.stdin, stdout=sys.stdout) -> Non
                 wall, cpu = bench.time_steps(msg["reps"])
                 reply(ok=True, ms=wall, cpu_ms=cpu)
             elif cmd == "mem":
-                reply(ok=True, bytes=[peak_rss_growth(bench.step) for _ in range(msg["reps"])])
+                reply(ok=True, bytes=[peak_rss_growth(bench.step, bench.net.release_caches) for _ in range(msg["reps"])])
             else:
                 reply(ok=False, error=f"unknown command {cmd!r}")
         except Exception as e:  # noqa: BLE001

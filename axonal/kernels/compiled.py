@@ -51,6 +51,7 @@ from torch import nn
 
 from ..network import Temporal
 from ..surrogate import Surrogate, get_surrogate
+from . import buffers
 from ._step_codegen import BLOCK
 from ._step_math import MathNamespace, rebind_math
 
@@ -137,8 +138,8 @@ def _forward(step, x, state, params, store):
     pd = params.detach().to(dtype).contiguous()
     if params.shape[0] == 0:  # numba needs a typed 2-D array even without parameters
         pd = torch.zeros(1, n, dtype=dtype)
-    spk = torch.empty(T, M, dtype=dtype)
-    hist = torch.empty((K, T, M) if store else (K, 0, 0), dtype=dtype)
+    spk = buffers.empty((T, M), dtype)
+    hist = buffers.empty((K, T, M) if store else (K, 0, 0), dtype)
     out = torch.empty(K, M, dtype=dtype)
     finite = np.empty(-(-n // BLOCK) * (M // n))
     step.kernels().forward(xd.numpy(), _as(state, dtype), pd.numpy(), n, store,
@@ -164,7 +165,7 @@ class _CompiledScan(torch.autograd.Function):
         T, M = xd.shape
         n = pd.shape[1]
         K = hist.shape[0]
-        gx = torch.empty(T, M, dtype=xd.dtype)
+        gx = buffers.empty((T, M), xd.dtype)
         g0 = torch.empty(K, M, dtype=torch.float64)
         gp = torch.empty(max(P, 1), M, dtype=torch.float64)
         if g_spk.stride(0) == 0:  # the same at every step (a spike-count loss): one row

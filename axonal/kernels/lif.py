@@ -18,6 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from ..neurons.base import decay_factor
+from .buffers import empty as _buffer
 
 KINDS = {"lif": 0, "cuba_lif": 1, "adaptive_lif": 2}
 RESETS = {"subtract": 0, "zero": 1, "none": 2}
@@ -45,9 +46,9 @@ class _LIFScan(torch.autograd.Function):
     def forward(ctx, cfg, x, v0, i0, a0, beta, alpha, rho, th, adp):
         kind, reset, detach, code, width, n, store = cfg
         k = _kernels()
-        spk = torch.empty_like(x)
-        vpre = torch.empty_like(x) if store else x.new_empty(0, 0)
-        aux = torch.empty_like(x) if (store and kind > 0) else x.new_empty(0, 0)
+        spk = _buffer(x.shape, x.dtype)
+        vpre = _buffer(x.shape, x.dtype) if store else x.new_empty(0, 0)
+        aux = _buffer(x.shape, x.dtype) if (store and kind > 0) else x.new_empty(0, 0)
         v_out, i_out, a_out = (torch.empty_like(v0) for _ in range(3))
         k.lif_forward(_np(x), _np(v0), _np(i0), _np(a0), _np(beta), _np(alpha), _np(rho),
                       _np(th), _np(adp), kind, reset, n, store, spk.numpy(), vpre.numpy(),
@@ -60,7 +61,7 @@ class _LIFScan(torch.autograd.Function):
     def backward(ctx, gs, gv, gi, ga):
         kind, reset, detach, code, width, n, _ = ctx.cfg
         spk, vpre, aux, v0, i0, a0, beta, alpha, rho, th, adp = ctx.saved_tensors
-        gx = torch.empty_like(spk)
+        gx = _buffer(spk.shape, spk.dtype)
         m = v0.shape[0]
         outs = [torch.empty_like(v0) for _ in range(3)] + [
             torch.empty(m, dtype=torch.float64) for _ in range(5)]
@@ -80,9 +81,9 @@ class _RecurrentLIFScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, cfg, x, rec0, w, v0, i0, a0, beta, alpha, rho, th, adp):
         kind, reset, detach, code, width, n, store = cfg
-        spk = torch.empty_like(x)
-        vpre = torch.empty_like(x) if store else x.new_empty(0, 0)
-        aux = torch.empty_like(x) if (store and kind > 0) else x.new_empty(0, 0)
+        spk = _buffer(x.shape, x.dtype)
+        vpre = _buffer(x.shape, x.dtype) if store else x.new_empty(0, 0)
+        aux = _buffer(x.shape, x.dtype) if (store and kind > 0) else x.new_empty(0, 0)
         v_out, i_out, a_out = (torch.empty_like(v0) for _ in range(3))
         wt = w.detach().t().contiguous()
         _kernels().recurrent_forward(
@@ -97,7 +98,7 @@ class _RecurrentLIFScan(torch.autograd.Function):
     def backward(ctx, gs, gv, gi, ga):
         kind, reset, detach, code, width, n, _ = ctx.cfg
         spk, vpre, aux, w, v0, i0, a0, beta, alpha, rho, th, adp = ctx.saved_tensors
-        gx = torch.empty_like(spk)
+        gx = _buffer(spk.shape, spk.dtype)
         m = v0.shape[0]
         outs = [torch.empty(m, dtype=torch.float64) for _ in range(8)]
         wc = w.detach().contiguous()
@@ -289,9 +290,9 @@ class _EventLIFScan(torch.autograd.Function):
         has_bias = bias is not None
         b = bias.detach().contiguous() if has_bias else wt.new_zeros(0)
         m = B * n
-        spk = wt.new_empty(T, m)
-        vpre = wt.new_empty(T, m) if store else wt.new_empty(0, 0)
-        aux = wt.new_empty(T, m) if (store and kind > 0) else wt.new_empty(0, 0)
+        spk = _buffer((T, m), wt.dtype)
+        vpre = _buffer((T, m), wt.dtype) if store else wt.new_empty(0, 0)
+        aux = _buffer((T, m), wt.dtype) if (store and kind > 0) else wt.new_empty(0, 0)
         v_out, i_out, a_out = (torch.empty_like(v0) for _ in range(3))
         _kernels().event_lif_forward(
             _np(ptr), _np(idx), _np(val), binary, _np(wt), _np(b), has_bias, T, B, _np(v0), _np(i0),
@@ -314,7 +315,7 @@ class _EventLIFScan(torch.autograd.Function):
         want_gu = need_x or need_b
         m = v0.shape[0]
         gwt = weight.new_zeros(weight.shape[1], n) if need_w else weight.new_zeros(1, n)
-        gu = spk.new_empty(T, m) if want_gu else spk.new_empty(0, 0)
+        gu = _buffer((T, m), spk.dtype) if want_gu else spk.new_empty(0, 0)
         outs = [torch.empty_like(v0) for _ in range(3)] + [
             torch.empty(m, dtype=torch.float64) for _ in range(5)]
         gs_a, tstep = _time_broadcast(gs)
@@ -412,7 +413,7 @@ def _event_lif_infer(k, reset, x, wt, bias, v0, i0, a0, beta, alpha, rho, th, ad
     x2 = x.detach().reshape(T * B, x.shape[2]).contiguous()
     has_bias = bias is not None
     b = bias.detach().contiguous() if has_bias else wt.new_zeros(0)
-    spk = wt.new_empty(T, B * n)
+    spk = _buffer((T, B * n), wt.dtype)
     v_out, i_out, a_out = (torch.empty_like(v0) for _ in range(3))
     bad = torch.zeros(((n + block - 1) // block) * B, dtype=torch.uint8)
     ks = _kernels_sparse()

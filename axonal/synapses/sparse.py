@@ -50,12 +50,13 @@ class _EventLinear(torch.autograd.Function):
         import numba
 
         from ..kernels import _numba_sparse as ks
+        from ..kernels import buffers
         from ..kernels.lif import spike_lists
 
         lists = spike_lists(x2)
         ptr, idx, val, binary = lists
         wt = weight.detach().t().contiguous()
-        y = torch.empty(x2.shape[0], wt.shape[1], dtype=x2.dtype)
+        y = buffers.empty((x2.shape[0], wt.shape[1]), x2.dtype)
         b = bias.detach().contiguous() if bias is not None else wt.new_zeros(0)
         ks.csr_linear_forward(ptr.numpy(), idx.numpy(), val.numpy(), binary, wt.numpy(),
                               b.numpy(), bias is not None, y.numpy())
