@@ -97,7 +97,8 @@ def test_errors_are_clear():
 def test_grouped_compaction_finds_the_same_entries(n, density, seed, dtype):
     """The grouped compaction (all-zero groups of four skipped by their bits) lists exactly
     the entries the per-element one does, in the same order: -0.0 counts as zero, NaN and
-    inf as nonzero, whatever the length modulo 4."""
+    inf as nonzero, whatever the length modulo 4 (even float32 lengths take the two-inputs-a-word
+    form of ``bit_view``, odd ones the one-input-a-word form)."""
     import numpy as np
     from numba import njit
 
