@@ -47,6 +47,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from . import _numba_cache  # noqa: F401  (keys the disk cache on all kernel sources)
 from ._numba_sparse import _compact_row, _gather_row, _scatter_row
 
 BLOCK = 256

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import _numba_cache  # noqa: F401  (keys the disk cache on all kernel sources)
+
 
 @njit(cache=True, error_model="numpy")
 def _stdp_project(spk_pre, n_spk_pre, spk_post, n_spk_post, indptr, indices, weights,

@@ -24,6 +24,7 @@ import numba
 import numpy as np
 import torch
 
+from . import _numba_cache  # noqa: F401  (keys the disk cache on all kernel sources)
 from ._numba_lif import surrogate_derivative
 
 __all__ = ["izhikevich_fused"]

@@ -1,0 +1,93 @@
+"""numba's disk cache of the kernels is keyed on the contents of every kernel file
+(axonal.kernels._numba_cache): a change to an inlined helper in another file recompiles the
+kernels that inline it, where numba's own rule (the defining file's timestamp) keeps the old
+machine code."""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("numba")
+
+from axonal.kernels import _numba_cache  # noqa: E402
+
+
+def test_kernels_use_the_digest_locator():
+    from axonal.kernels import _numba_lif, _numba_sparse, izhikevich
+
+    for fn in (_numba_lif.event_lif_forward, _numba_sparse.active_fill, izhikevich._forward):
+        locator = fn._cache._impl._locator
+        assert getattr(locator, "_sources_dir", None) == _numba_cache.KERNEL_DIR
+        assert locator.get_source_stamp() == ("sources-digest", _numba_cache.sources_digest())
+
+
+def test_other_packages_keep_numbas_default():
+    from axonal.metrics import complexity
+
+    cached = [v for v in vars(complexity).values() if hasattr(v, "_cache")]
+    assert cached
+    assert all(not hasattr(f._cache._impl._locator, "_sources_dir") for f in cached)
+
+
+def test_digest_follows_contents_not_timestamps(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.py").write_text("y = 2\n")
+    d0 = _numba_cache.sources_digest(tmp_path)
+    os.utime(tmp_path / "a.py", (1, 1))
+    assert _numba_cache.sources_digest(tmp_path) == d0
+    (tmp_path / "b.py").write_text("y = 3\n")
+    assert _numba_cache.sources_digest(tmp_path) != d0
+    (tmp_path / "c.txt").write_text("not python")
+    assert _numba_cache.sources_digest(tmp_path) == _numba_cache.sources_digest(tmp_path)
+
+
+def _run(pkg_root: Path, use_digest: bool) -> str:
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(pkg_root)!r})
+        from pathlib import Path
+        if {use_digest!r}:
+            from axonal.kernels import _numba_cache
+            assert _numba_cache.install(Path({str(pkg_root / 'kpkg')!r}))
+        from kpkg import kern
+        print(kern.outer(1.0))
+    """)
+    env = dict(os.environ)
+    env.pop("NUMBA_CACHE_DIR", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def _write_package(root: Path, helper_value: int) -> None:
+    pkg = root / "kpkg"
+    pkg.mkdir(exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helper.py").write_text(textwrap.dedent(f"""
+        from numba import njit
+
+        @njit(inline="always", cache=True)
+        def inner(x):
+            return x + {helper_value}
+    """))
+    if not (pkg / "kern.py").exists():
+        (pkg / "kern.py").write_text(textwrap.dedent("""
+            from numba import njit
+            from .helper import inner
+
+            @njit(cache=True)
+            def outer(x):
+                return inner(x) * 10
+        """))
+
+
+def test_changed_helper_recompiles_the_kernel_that_inlines_it(tmp_path):
+    _write_package(tmp_path, 1)
+    assert _run(tmp_path, use_digest=True) == "20.0"  # compiled and cached
+    _write_package(tmp_path, 2)  # only the helper's file changes
+    assert _run(tmp_path, use_digest=True) == "30.0"  # the cached kernel was not reused
+    assert _run(tmp_path, use_digest=True) == "30.0"
