@@ -189,6 +189,10 @@ def machine_info() -> dict:
     return info
 
 
+#: environment variables that change how the libraries run; recorded with the results
+ENV_RECORDED = ("AXONAL_", "MALLOC_", "OMP_", "MKL_", "NUMBA_", "OPENBLAS_", "LD_PRELOAD")
+
+
 def git_commit() -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
@@ -230,6 +234,8 @@ def run(args, log=print) -> dict:
         "unavailable": unavailable,
         "semantics": {lib: SEMANTICS[lib] for lib in workers},
         "torch_config": {"num_threads": args.threads},
+        "environment": {k: v for k, v in sorted(os.environ.items())
+                        if k.startswith(ENV_RECORDED)},
     }
     results, correctness = [], []
     t_start = time.perf_counter()
@@ -373,8 +379,12 @@ def markdown(data: dict) -> str:
         f"Command: `{meta.get('command', 'python benchmarks/peers.py')}`"
         + "".join(f"; merged with `{x.get('command')}` ({x.get('date')}, load average "
                   f"{', '.join(f'{v:.2f}' for v in (x.get('machine') or {}).get('load_avg', []))} at start, "
-                  f"{(x.get('wall_s') or 0) / 60:.1f} min)" for x in meta.get("merged", []))
-        + (" (stopped early: partial)" if meta.get("partial") else ""),
+                  f"{(x.get('wall_s') or 0) / 60:.1f} min"
+                  + "".join(f", `{k}={v}`" for k, v in (x.get("environment") or {}).items())
+                  + ")" for x in meta.get("merged", []))
+        + (" (stopped early: partial)" if meta.get("partial") else "")
+        + ("; environment: " + ", ".join(f"`{k}={v}`" for k, v in meta["environment"].items())
+           if meta.get("environment") else ""),
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
         + (". Unavailable: " + "; ".join(f"{k} ({v})" for k, v in meta["unavailable"].items())
