@@ -201,15 +201,18 @@ def test_scan_backend_and_custom_sizes_are_not_fused(monkeypatch):
 
 
 @pytest.mark.parametrize("kind", sorted(CLASSES))
-def test_block_split_does_not_change_results(kind):
-    """Neuron blocks split the work between tasks (the backward's weight-gradient slices);
-    ragged small blocks give the same values and gradients as one block."""
+def test_block_split_does_not_change_results(kind, monkeypatch):
+    """Neuron blocks split the work between tasks (the backward's weight-gradient slices), and
+    the backward walks time in chunks; ragged small blocks and several ragged chunks (8, 8
+    and 4 of 20 steps) give the same values and gradients as one block and one chunk."""
     torch.manual_seed(4)
     neuron = CLASSES[kind](45).double()
     params = neuron.params()
-    x = (torch.rand(12, 3, 20, dtype=torch.float64) < 0.2).double()
+    x = (torch.rand(20, 3, 20, dtype=torch.float64) < 0.2).double()
     outs = []
-    for block in (None, 7):
+    for block, chunk in ((None, 32), (7, 32), (None, 8), (7, 8)):
+        monkeypatch.setattr(kernel_lif, "BACKWARD_TIME_CHUNK", chunk)
+        assert kernel_lif._backward_chunk(20, 3 * 45, 8) == min(20, chunk)
         w = (torch.randn(45, 20, dtype=torch.float64) * 2).requires_grad_()
         with torch.no_grad():
             w.copy_(torch.randn(45, 20, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 2)
@@ -217,8 +220,9 @@ def test_block_split_does_not_change_results(kind):
         s, new = kernel_lif.event_lif_scan(kind, x, w, None, state, params, block=block)
         (s.sum() + new.v.square().sum()).backward()
         outs.append((s, new.v, w.grad))
-    for a, c in zip(*outs):
-        torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-12)
+    for other in outs[1:]:
+        for a, c in zip(outs[0], other):
+            torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-12)
     assert outs[0][0].sum() > 0
 
 

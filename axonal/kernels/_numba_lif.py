@@ -522,13 +522,24 @@ def event_lif_forward(ptr, idx, val, binary, wt, bias, has_bias, T, B, v0, i0, a
 @njit(parallel=True, cache=True, error_model="numpy")
 def event_lif_backward(gs, tstep, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, alpha, rho, th,
                        adp, kind, reset, detach, code, width, ptr, idx, val, binary, B, block,
-                       want_gw, gwt, want_gu, gu, gv0, gi0, ga0, gbeta, galpha, grho, gth, gadp):
+                       tchunk, want_gw, gwt, want_gu, gu, gv0, gi0, ga0, gbeta, galpha, grho, gth,
+                       gadp):
     """BPTT of ``event_lif_forward``. A task owns ``block`` neurons of *every* batch row, so
     the weight gradient of its neurons, ``gwt[k, block] += val * dL/du_t`` for each active
-    input k (``_scatter_row``, event-driven like the forward), has a single writer. ``gs``
-    is [T, M] or [1, M] with ``tstep`` 0 (a gradient broadcast over time, e.g. from a sum
-    over time, is not materialised). ``gu`` [T, M] receives dL/d(current) when ``want_gu``
-    (needed for the input's gradient). Other outputs as in ``lif_backward``.
+    input k (``_scatter_row``, event-driven like the forward), has a single writer.
+
+    Time runs backwards in chunks of ``tchunk`` steps: within a chunk each batch row's
+    neurons are stepped back through the chunk (``_bwd_row``, its states kept per row between
+    chunks), with dL/du stored for the chunk only ([tchunk, B, block] per task, or straight
+    into ``gu``); then the chunk's rows are scattered into the weight gradient in row order.
+    Scattering right after each row's step instead was measured 15-30 % slower at 10 % input
+    density (T=100 B=32 700->512: 15-18 vs 22 ms; B=128 N=1024: 156 vs 166-191 ms), where the
+    scatter dominates; a chunk of 16-50 steps was as good as a whole [T, M] buffer, which costs
+    T/tchunk times the memory.
+
+    ``gs`` is [T, M] or [1, M] with ``tstep`` 0 (a gradient broadcast over time, e.g. from a
+    sum over time, is not materialised). ``gu`` [T, M] receives dL/d(current) when
+    ``want_gu`` (needed for the input's gradient). Other outputs as in ``lif_backward``.
     """
     T = spk.shape[0]
     n = gwt.shape[1]
@@ -543,25 +554,43 @@ def event_lif_backward(gs, tstep, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, 
         z = np.empty(L, dtype=vpre.dtype)
         vprev = np.empty(L, dtype=vpre.dtype)
         grec = np.zeros(L, dtype=spk.dtype)
-        gbuf = np.empty(L, dtype=spk.dtype)
+        dvs = np.empty((B, L), dtype=gv.dtype)
+        dis = np.empty((B, L), dtype=gv.dtype)
+        das = np.empty((B, L), dtype=gv.dtype)
+        accs = np.zeros((B, 5, L), dtype=vpre.dtype)
+        g_chunk = np.empty((1, 1, L) if want_gu else (tchunk, B, L), dtype=spk.dtype)
+        for b in range(B):
+            lo = b * n + n0
+            dvs[b] = gv[lo:lo + L]
+            dis[b] = gi[lo:lo + L]
+            das[b] = ga[lo:lo + L]
+        t1 = ((T - 1) // tchunk) * tchunk
+        while t1 >= 0:
+            t2 = min(t1 + tchunk, T)
+            for b in range(B):
+                lo = b * n + n0
+                hi = lo + L
+                dv, di, da, acc = dvs[b], dis[b], das[b], accs[b]
+                for t in range(t2 - 1, t1 - 1, -1):
+                    g_row = gu[t, lo:hi] if want_gu else g_chunk[t - t1, b]
+                    _bwd_row(kind, t, lo, hi, n0, L, gs[t * tstep, lo:hi], grec, spk, vpre, aux,
+                             v0, i0, a0, P, cs, cz, fcs, fcz, nd, code, width, dv, di, da, g_row,
+                             acc, z, vprev)
+            if want_gw:
+                for t in range(t1, t2):
+                    for b in range(B):
+                        lo = b * n + n0
+                        r = t * B + b
+                        g_row = gu[t, lo:lo + L] if want_gu else g_chunk[t - t1, b]
+                        _scatter_row(ptr[r], ptr[r + 1], idx, val, binary, g_row, gwt, n0, L)
+            t1 -= tchunk
         for b in range(B):
             lo = b * n + n0
             hi = lo + L
-            dv = gv[lo:hi].copy()
-            di = gi[lo:hi].copy()
-            da = ga[lo:hi].copy()
-            acc = np.zeros((5, L), dtype=vpre.dtype)
-            for t in range(T - 1, -1, -1):
-                g_row = gu[t, lo:hi] if want_gu else gbuf
-                _bwd_row(kind, t, lo, hi, n0, L, gs[t * tstep, lo:hi], grec, spk, vpre, aux,
-                         v0, i0, a0, P, cs, cz, fcs, fcz, nd, code, width, dv, di, da, g_row,
-                         acc, z, vprev)
-                if want_gw:
-                    r = t * B + b
-                    _scatter_row(ptr[r], ptr[r + 1], idx, val, binary, g_row, gwt, n0, L)
-            gv0[lo:hi] = dv
-            gi0[lo:hi] = di
-            ga0[lo:hi] = da
+            acc = accs[b]
+            gv0[lo:hi] = dvs[b]
+            gi0[lo:hi] = dis[b]
+            ga0[lo:hi] = das[b]
             gbeta[lo:hi] = acc[0]
             galpha[lo:hi] = acc[1]
             grho[lo:hi] = acc[2]

@@ -21,6 +21,15 @@ from ..neurons.base import decay_factor
 from .buffers import empty as _buffer
 
 KINDS = {"lif": 0, "cuba_lif": 1, "adaptive_lif": 2}
+#: steps per chunk of the fused Linear+LIF backward (``_numba_lif.event_lif_backward``): at most
+#: this many, fewer where the chunk's dL/du ([steps, B, N]) would pass CHUNK_BYTES, never below 8
+BACKWARD_TIME_CHUNK = 32
+CHUNK_BYTES = 4 << 20
+
+
+def _backward_chunk(T: int, m: int, itemsize: int) -> int:
+    fit = CHUNK_BYTES // max(1, m * itemsize)
+    return max(1, min(T, max(8, min(BACKWARD_TIME_CHUNK, fit))))
 RESETS = {"subtract": 0, "zero": 1, "none": 2}
 
 
@@ -323,7 +332,8 @@ class _EventLIFScan(torch.autograd.Function):
             _np(gs_a), tstep, _np(gv.contiguous()), _np(gi.contiguous()), _np(ga.contiguous()),
             _np(spk), _np(vpre), _np(aux), _np(v0), _np(i0), _np(a0), _np(beta), _np(alpha),
             _np(rho), _np(th), _np(adp), kind, reset, detach, code, float(width), _np(ptr),
-            _np(idx), _np(val), binary, B, block, need_w, gwt.numpy(), want_gu, gu.numpy(),
+            _np(idx), _np(val), binary, B, block, _backward_chunk(T, m, spk.element_size()), need_w,
+            gwt.numpy(), want_gu, gu.numpy(),
             *(o.numpy() for o in outs))
         gv0, gi0, ga0 = outs[:3]
         pgrads = [g.view(-1, n).sum(0).to(beta.dtype) for g in outs[3:]]
