@@ -390,7 +390,7 @@ class Bench:
         else:
             with torch.no_grad():
                 loss = loss_fn(self.net(self.x), self.target)
-        return float(loss)
+        return float(loss.detach())
 
     def spikes(self) -> torch.Tensor:
         with torch.no_grad():
