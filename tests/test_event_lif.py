@@ -203,16 +203,20 @@ def test_scan_backend_and_custom_sizes_are_not_fused(monkeypatch):
 @pytest.mark.parametrize("kind", sorted(CLASSES))
 def test_block_split_does_not_change_results(kind, monkeypatch):
     """Neuron blocks split the work between tasks (the backward's weight-gradient slices), and
-    the backward walks time in chunks; ragged small blocks and several ragged chunks (8, 8
-    and 4 of 20 steps) give the same values and gradients as one block and one chunk."""
+    the backward walks time in chunks, reading dL/du from a per-task chunk or, when the input
+    needs a gradient, from the full buffer; ragged small blocks and several ragged chunks (8,
+    8, 4 or 3 x 6, 2 of 20 steps) give the same values and gradients as one block and one
+    chunk."""
     torch.manual_seed(4)
     neuron = CLASSES[kind](45).double()
     params = neuron.params()
-    x = (torch.rand(20, 3, 20, dtype=torch.float64) < 0.2).double()
-    outs = []
-    for block, chunk in ((None, 32), (7, 32), (None, 8), (7, 8)):
+    x0 = (torch.rand(20, 3, 20, dtype=torch.float64) < 0.2).double()
+    outs, x_grads = [], []
+    for block, chunk, x_grad in ((None, 32, False), (7, 32, False), (None, 8, False),
+                                 (7, 3, False), (None, 32, True), (7, 3, True)):
         monkeypatch.setattr(kernel_lif, "BACKWARD_TIME_CHUNK", chunk)
         assert kernel_lif._backward_chunk(20, 3 * 45, 8) == min(20, chunk)
+        x = x0.clone().requires_grad_(x_grad)
         w = (torch.randn(45, 20, dtype=torch.float64) * 2).requires_grad_()
         with torch.no_grad():
             w.copy_(torch.randn(45, 20, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 2)
@@ -220,10 +224,14 @@ def test_block_split_does_not_change_results(kind, monkeypatch):
         s, new = kernel_lif.event_lif_scan(kind, x, w, None, state, params, block=block)
         (s.sum() + new.v.square().sum()).backward()
         outs.append((s, new.v, w.grad))
+        if x_grad:
+            x_grads.append(x.grad)
+    base = outs[0]
     for other in outs[1:]:
-        for a, c in zip(outs[0], other):
+        for a, c in zip(base, other):
             torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-12)
-    assert outs[0][0].sum() > 0
+    torch.testing.assert_close(x_grads[0], x_grads[1], rtol=1e-12, atol=1e-12)
+    assert base[0].sum() > 0 and base[2].abs().sum() > 0 and x_grads[0].abs().sum() > 0
 
 
 def test_monitor_sees_both_layers_of_a_fusable_pair(monkeypatch):

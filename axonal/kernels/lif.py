@@ -22,14 +22,16 @@ from .buffers import empty as _buffer
 
 KINDS = {"lif": 0, "cuba_lif": 1, "adaptive_lif": 2}
 #: steps per chunk of the fused Linear+LIF backward (``_numba_lif.event_lif_backward``): at most
-#: this many, fewer where the chunk's dL/du ([steps, B, N]) would pass CHUNK_BYTES, never below 8
+#: this many, fewer where a task's chunk of dL/du ([steps, B, block]) would pass CHUNK_BYTES (it
+#: is read back from L2 for the weight gradient)
 BACKWARD_TIME_CHUNK = 32
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20
 
 
-def _backward_chunk(T: int, m: int, itemsize: int) -> int:
-    fit = CHUNK_BYTES // max(1, m * itemsize)
-    return max(1, min(T, max(8, min(BACKWARD_TIME_CHUNK, fit))))
+def _backward_chunk(T: int, rows: int, itemsize: int) -> int:
+    """Steps per backward chunk for a task of ``rows`` = B x block neurons."""
+    fit = CHUNK_BYTES // max(1, rows * itemsize)
+    return max(1, min(T, BACKWARD_TIME_CHUNK, fit))
 RESETS = {"subtract": 0, "zero": 1, "none": 2}
 
 
@@ -332,8 +334,9 @@ class _EventLIFScan(torch.autograd.Function):
             _np(gs_a), tstep, _np(gv.contiguous()), _np(gi.contiguous()), _np(ga.contiguous()),
             _np(spk), _np(vpre), _np(aux), _np(v0), _np(i0), _np(a0), _np(beta), _np(alpha),
             _np(rho), _np(th), _np(adp), kind, reset, detach, code, float(width), _np(ptr),
-            _np(idx), _np(val), binary, B, block, _backward_chunk(T, m, spk.element_size()), need_w,
-            gwt.numpy(), want_gu, gu.numpy(),
+            _np(idx), _np(val), binary, B, block,
+            _backward_chunk(T, B * min(block, n), spk.element_size()), need_w, gwt.numpy(), want_gu,
+            gu.numpy(),
             *(o.numpy() for o in outs))
         gv0, gi0, ga0 = outs[:3]
         pgrads = [g.view(-1, n).sum(0).to(beta.dtype) for g in outs[3:]]

@@ -19,7 +19,7 @@ than either path.
 
 Followed by a LIF-family neuron inside ``axonal.Sequential``, the layer runs fused with it
 (``EventLinear.fused_forward``): one kernel gathers each step's current and advances the
-neurons, so the ``[T, B, out]`` current is never stored, and the backward scatters the weight
+neurons, so the ``[T, B, out]`` current is never stored, and the backward computes the weight
 gradient from the same spike lists (benchmarks/sparse_linear.py, BENCHMARKS.md).
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..kernels.lif import CHUNK_BYTES
 from ..kernels.lif import sampled_density as _density
 
 __all__ = ["EventLinear", "event_linear"]
@@ -43,7 +44,7 @@ def _numba_ok() -> bool:
 
 class _EventLinear(torch.autograd.Function):
     """y = x W^T + b from the spike lists of x (compressed rows, built once per call and kept
-    for the backward, where the weight gradient is scattered from the same lists)."""
+    for the backward, where the weight gradient is computed from the same lists)."""
 
     @staticmethod
     def forward(ctx, x2, weight, bias):
@@ -80,8 +81,9 @@ class _EventLinear(torch.autograd.Function):
             o = weight.shape[0]
             gwt = weight.new_zeros(weight.shape[1], o)
             block = min(512, max(16, -(-o // ctx.threads)))
+            chunk = max(1, CHUNK_BYTES // (block * g.element_size()))  # rows kept in L2
             ks.csr_linear_weight_grad(ptr.numpy(), idx.numpy(), val.numpy(), binary,
-                                      g.detach().numpy(), block, gwt.numpy())
+                                      g.detach().numpy(), block, chunk, gwt.numpy())
             gw = gwt.t().contiguous()
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = g.sum(0)
