@@ -116,3 +116,34 @@ def test_grouped_compaction_finds_the_same_entries(n, density, seed, dtype):
         gbuf = np.empty(n // 4 + 1, dtype=np.int32)
         c = compact(x, ks.bit_view(x), grouped, buf, gbuf)
         np.testing.assert_array_equal(buf[:c], expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 9), n=st.integers(1, 30), density=st.floats(0.0, 1.0),
+       seed=st.integers(0, 10_000), values=st.sampled_from(["ones", "reals", "specials"]),
+       dtype=st.sampled_from(["float32", "float64"]))
+def test_spike_lists_match_numpy_and_flag_values(rows, n, density, seed, values, dtype):
+    """``spike_lists``: the compressed rows numpy finds, ``binary`` exactly when every nonzero is
+    1, and a ValueError exactly when a nonzero is NaN or inf (both counted by the kernel)."""
+    import numpy as np
+
+    from axonal.kernels.lif import spike_lists
+
+    rng = np.random.default_rng(seed)
+    x = (rng.random((rows, n)) < density).astype(dtype)
+    if values != "ones":
+        x *= rng.choice(np.array([1.0, -2.5, 0.25], dtype=dtype), size=x.shape)
+    if values == "specials":
+        pick = rng.random(x.shape) < 0.1
+        x[pick] = rng.choice(np.array([np.nan, np.inf, -np.inf, -0.0], dtype=dtype), size=int(pick.sum()))
+    nz = x != 0
+    xt = torch.from_numpy(x)
+    if not np.isfinite(x[nz]).all():
+        with pytest.raises(ValueError, match="NaN or inf"):
+            spike_lists(xt)
+        return
+    ptr, idx, val, binary = spike_lists(xt)
+    np.testing.assert_array_equal(ptr.numpy(), np.concatenate([[0], np.cumsum(nz.sum(1))]))
+    np.testing.assert_array_equal(idx.numpy(), np.nonzero(nz)[1])
+    np.testing.assert_array_equal(val.numpy(), x[nz])
+    assert binary == bool((x[nz] == 1).all())

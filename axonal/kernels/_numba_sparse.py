@@ -94,8 +94,12 @@ def _compact_row(xr, xb, grouped, buf, gbuf):
 def active_fill(x, xb, grouped, ptr, idx, val):
     """Row r's nonzero inputs, in increasing input order, at idx/val[ptr[r]:ptr[r + 1]]
     (compressed sparse rows; ``_compact_row``). NaN and inf are nonzero, so they land in
-    ``val``."""
+    ``val``. Returns (how many values are NaN or inf, how many differ from 1), counted while
+    the values are written (two torch passes over ``val`` cost 0.8 ms at 10 % density on
+    [3200, 700], a sixth of building the lists)."""
     R, I = x.shape
+    nonfinite = 0
+    not_one = 0
     for r in prange(R):
         buf = np.empty(I + 1, dtype=np.int32)
         gbuf = np.empty(I // 4 + 1, dtype=np.int32)
@@ -104,8 +108,12 @@ def active_fill(x, xb, grouped, ptr, idx, val):
         p = ptr[r]
         for q in range(c):
             k = buf[q]
+            v = xr[k]
             idx[p + q] = k
-            val[p + q] = xr[k]
+            val[p + q] = v
+            nonfinite += 0 if v - v == 0 else 1
+            not_one += 0 if v == 1 else 1
+    return nonfinite, not_one
 
 
 # ----------------------------------------------------------------------------- fused Linear+LIF

@@ -284,10 +284,11 @@ def spike_lists(x2: torch.Tensor):
     val = torch.empty(nnz, dtype=x2.dtype)
     xn = x2.numpy()
     grouped = nnz < ks.GROUPED_BELOW * max(x2.numel(), 1)
-    ks.active_fill(xn, ks.bit_view(xn), grouped, ptr.numpy(), idx.numpy(), val.numpy())
-    if nnz and not bool(torch.isfinite(val).all()):
+    nonfinite, not_one = ks.active_fill(xn, ks.bit_view(xn), grouped, ptr.numpy(), idx.numpy(),
+                                        val.numpy())
+    if nonfinite:
         raise ValueError("input contains NaN or inf; clean or clip the input first")
-    return ptr, idx, val, bool((val == 1).all())
+    return ptr, idx, val, not_one == 0
 
 
 class _EventLIFScan(torch.autograd.Function):
