@@ -200,19 +200,25 @@ class AxonalDenseNet(AxonalNet):
     backend = "dense"
 
 
+def lif_loop(current: torch.Tensor, spike) -> torch.Tensor:
+    """The LIF of every row as a plain PyTorch loop over ``current.unbind(0)`` (no ``x[t]``
+    indexing, which makes the backward quadratic in T): ``v = 0.9 v + x; s = spike(v - 1);
+    v -= s``, the reset detached. ``spike`` maps ``v - threshold`` to spikes with a surrogate."""
+    v = torch.zeros_like(current[0])
+    out = []
+    for x_t in current.unbind(0):
+        v = DECAY * v + x_t
+        s = spike(v - THRESHOLD)
+        v = v - s.detach() * THRESHOLD
+        out.append(s)
+    return torch.stack(out)
+
+
 class TorchLoopNet(Network):
     library = "torch-loop"
 
     def forward(self, x):
-        current = self.fc(x)
-        v = torch.zeros_like(current[0])
-        out = []
-        for x_t in current.unbind(0):
-            v = DECAY * v + x_t
-            s = _AtanSpike.apply(v - THRESHOLD)
-            v = v - s.detach() * THRESHOLD
-            out.append(s)
-        return torch.stack(out)
+        return lif_loop(self.fc(x), _AtanSpike.apply)
 
 
 class LinearFloorNet(Network):

@@ -38,9 +38,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's axonal
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peer_workloads import DECAY, THRESHOLD, lif_loop  # noqa: E402  (one definition of the loop)
 
-DECAY = 0.9
-THRESHOLD = 1.0
 DEVICE = "cuda"
 
 
@@ -59,8 +59,8 @@ class AxonalNet(nn.Module):
 
 
 class TorchLoopNet(nn.Module):
-    """The LIF written as a plain PyTorch loop over ``unbind(0)`` (no ``x[t]`` indexing,
-    which would make the backward quadratic in T; DESIGN.md)."""
+    """The LIF written as a plain PyTorch loop (``peer_workloads.lif_loop``, the same loop as
+    the CPU peer benchmark's ``torch-loop`` row)."""
 
     def __init__(self, n_in, n):
         super().__init__()
@@ -70,15 +70,7 @@ class TorchLoopNet(nn.Module):
         self.spike = ATan(0.5)
 
     def forward(self, x):
-        h = self.fc(x)
-        v = torch.zeros_like(h[0])
-        out = []
-        for h_t in h.unbind(0):
-            v = DECAY * v + h_t
-            s = self.spike(v - THRESHOLD)
-            v = v - s.detach() * THRESHOLD
-            out.append(s)
-        return torch.stack(out)
+        return lif_loop(self.fc(x), self.spike)
 
 
 class SpikingJellyNet(nn.Module):

@@ -19,8 +19,9 @@ reference step exactly (tests/test_kernels.py).
 
 ``lif.event_lif_scan`` fuses an event-driven Linear layer into the same scans (the current is
 gathered per step from the weight rows of the active inputs and never stored; the weight
-gradient comes from the same spike lists, gathered per input over chunks of steps); ``axonal.Sequential`` uses it for an
-``EventLinear`` followed by a LIF-family neuron (``EventLinear.fused_forward``).
+gradient comes from the same spike lists, gathered per input over chunks of steps);
+``axonal.Sequential`` uses it for an ``EventLinear`` followed by a LIF-family neuron
+(``EventLinear.fused_forward``).
 
 ``compile_step`` turns a user's elementwise step written in Python into the same kind of
 fused scan (see ``axonal.kernels.compiled``).

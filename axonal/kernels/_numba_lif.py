@@ -48,7 +48,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _numba_cache  # noqa: F401  (keys the disk cache on all kernel sources)
-from ._numba_sparse import _chunk_weight_grad, _compact_row, _gather_row
+from ._numba_sparse import _chunk_scratch, _chunk_weight_grad, _compact_row, _gather_row
 
 BLOCK = 256
 
@@ -325,6 +325,29 @@ def _bwd_row(kind, t, lo, hi, n0, L, gs_row, grec_row, spk, vpre, aux, v0, i0, a
                   cs, cz, nd, dv, di, da, gx_row, acc)
 
 
+@njit(inline="always", cache=True, error_model="numpy")
+def _bwd_start(gv, gi, ga, lo, hi, vpre, gs):
+    """Per-task state of a backward over neurons lo:hi: (dv, di, da) from the gradients of the
+    final state, the parameter accumulators acc [5, L], scratch z, vprev, and grec = 0."""
+    L = hi - lo
+    return (gv[lo:hi].copy(), gi[lo:hi].copy(), ga[lo:hi].copy(),
+            np.zeros((5, L), dtype=vpre.dtype), np.empty(L, dtype=vpre.dtype),
+            np.empty(L, dtype=vpre.dtype), np.zeros(L, dtype=gs.dtype))
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _bwd_store(lo, hi, dv, di, da, acc, gv0, gi0, ga0, gbeta, galpha, grho, gth, gadp):
+    """Write a task's initial-state gradients and per-element parameter gradients."""
+    gv0[lo:hi] = dv
+    gi0[lo:hi] = di
+    ga0[lo:hi] = da
+    gbeta[lo:hi] = acc[0]
+    galpha[lo:hi] = acc[1]
+    grho[lo:hi] = acc[2]
+    gth[lo:hi] = acc[3]
+    gadp[lo:hi] = acc[4]
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def lif_backward(gs, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, alpha, rho, th, adp,
                  kind, reset, detach, code, width, n,
@@ -344,25 +367,12 @@ def lif_backward(gs, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, alpha, rho, t
         L = min(n0 + BLOCK, n) - n0
         lo = b * n + n0
         hi = lo + L
-        dv = gv[lo:hi].copy()
-        di = gi[lo:hi].copy()
-        da = ga[lo:hi].copy()
-        acc = np.zeros((5, L), dtype=vpre.dtype)
-        z = np.empty(L, dtype=vpre.dtype)
-        vprev = np.empty(L, dtype=vpre.dtype)
-        grec = np.zeros(L, dtype=gs.dtype)
+        dv, di, da, acc, z, vprev, grec = _bwd_start(gv, gi, ga, lo, hi, vpre, gs)
         for t in range(T - 1, -1, -1):
             _bwd_row(kind, t, lo, hi, n0, L, gs[t, lo:hi], grec, spk, vpre, aux, v0, i0, a0,
                      P, cs, cz, fcs, fcz, nd, code, width, dv, di, da,
                      gx[t, lo:hi], acc, z, vprev)
-        gv0[lo:hi] = dv
-        gi0[lo:hi] = di
-        ga0[lo:hi] = da
-        gbeta[lo:hi] = acc[0]
-        galpha[lo:hi] = acc[1]
-        grho[lo:hi] = acc[2]
-        gth[lo:hi] = acc[3]
-        gadp[lo:hi] = acc[4]
+        _bwd_store(lo, hi, dv, di, da, acc, gv0, gi0, ga0, gbeta, galpha, grho, gth, gadp)
 
 
 # ----------------------------------------------------------------------------- recurrent
@@ -437,13 +447,7 @@ def recurrent_backward(gs, gv, gi, ga, spk, vpre, aux, w, v0, i0, a0, beta, alph
     for b in prange(B):
         lo = b * n
         hi = lo + n
-        dvb = gv[lo:hi].copy()
-        dib = gi[lo:hi].copy()
-        dab = ga[lo:hi].copy()
-        acc = np.zeros((5, n), dtype=vpre.dtype)
-        z = np.empty(n, dtype=vpre.dtype)
-        vprev = np.empty(n, dtype=vpre.dtype)
-        grec = np.zeros(n, dtype=gs.dtype)
+        dvb, dib, dab, acc, z, vprev, grec = _bwd_start(gv, gi, ga, lo, hi, vpre, gs)
         for t in range(T - 1, -1, -1):
             g_row = gx[t, lo:hi]
             _bwd_row(kind, t, lo, hi, 0, n, gs[t, lo:hi], grec, spk, vpre, aux, v0, i0, a0,
@@ -456,14 +460,7 @@ def recurrent_backward(gs, gv, gi, ga, spk, vpre, aux, w, v0, i0, a0, beta, alph
                         wq = w[q]
                         for jj in range(n):
                             grec[jj] += gq * wq[jj]
-        dv[lo:hi] = dvb
-        di[lo:hi] = dib
-        da[lo:hi] = dab
-        gbeta[lo:hi] = acc[0]
-        galpha[lo:hi] = acc[1]
-        grho[lo:hi] = acc[2]
-        gth[lo:hi] = acc[3]
-        gadp[lo:hi] = acc[4]
+        _bwd_store(lo, hi, dvb, dib, dab, acc, dv, di, da, gbeta, galpha, grho, gth, gadp)
 
 
 # ----------------------------------------------------------------------------- fused Linear+LIF
@@ -562,16 +559,7 @@ def event_lif_backward(gs, tstep, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, 
         g_chunk = np.empty((1, 1, L) if want_gu else (tchunk, B, L), dtype=spk.dtype)
         # where the chunk's dL/du rows are read from: gu [T B, n], or the chunk [tchunk B, L]
         src = gu.reshape((T * B, n)) if want_gu else g_chunk.reshape((tchunk * B, L))
-        n_in = gwt.shape[0]
-        cnt = np.empty(n_in + 1, dtype=np.int64)
-        pos = np.empty(n_in, dtype=np.int64)
-        cap = 1  # the most spikes in a chunk
-        tt = 0
-        while tt < T:
-            cap = max(cap, ptr[min(tt + tchunk, T) * B] - ptr[tt * B])
-            tt += tchunk
-        crow = np.empty(cap, dtype=np.int32)
-        cval = np.empty(cap, dtype=val.dtype)
+        cnt, pos, crow, cval = _chunk_scratch(ptr, tchunk * B, gwt.shape[0], val)
         for b in range(B):
             lo = b * n + n0
             dvs[b] = gv[lo:lo + L]
@@ -597,16 +585,8 @@ def event_lif_backward(gs, tstep, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, 
             t1 -= tchunk
         for b in range(B):
             lo = b * n + n0
-            hi = lo + L
-            acc = accs[b]
-            gv0[lo:hi] = dvs[b]
-            gi0[lo:hi] = dis[b]
-            ga0[lo:hi] = das[b]
-            gbeta[lo:hi] = acc[0]
-            galpha[lo:hi] = acc[1]
-            grho[lo:hi] = acc[2]
-            gth[lo:hi] = acc[3]
-            gadp[lo:hi] = acc[4]
+            _bwd_store(lo, lo + L, dvs[b], dis[b], das[b], accs[b], gv0, gi0, ga0, gbeta, galpha,
+                       grho, gth, gadp)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

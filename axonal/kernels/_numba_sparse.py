@@ -211,6 +211,18 @@ def _gather_values(p0, p1, idx, val, wt, n0, L, u):
 
 
 @njit(inline="always", cache=True, error_model="numpy")
+def _chunk_scratch(ptr, chunk, n_in, val):
+    """Scratch of ``_chunk_weight_grad`` for rows taken ``chunk`` at a time from row 0:
+    (cnt [I+1], pos [I], crow, cval), the last two sized for the chunk with the most spikes."""
+    R = ptr.shape[0] - 1
+    cap = 1
+    for r0 in range(0, R, chunk):
+        cap = max(cap, ptr[min(r0 + chunk, R)] - ptr[r0])
+    return (np.empty(n_in + 1, dtype=np.int64), np.empty(n_in, dtype=np.int64),
+            np.empty(cap, dtype=np.int32), np.empty(cap, dtype=val.dtype))
+
+
+@njit(inline="always", cache=True, error_model="numpy")
 def _chunk_weight_grad(ptr, idx, val, binary, r0, r1, src, base, c0, L, gwt, n0, cnt, pos,
                        crow, cval):
     """gwt[k, n0:n0+L] += sum of val * src[r - base, c0:c0+L] over the rows r in [r0, r1)
@@ -275,13 +287,7 @@ def csr_linear_weight_grad(ptr, idx, val, binary, g, block, chunk, gwt):
     for blk in prange(nb):
         n0 = blk * block
         L = min(n0 + block, O) - n0
-        cnt = np.empty(I + 1, dtype=np.int64)
-        pos = np.empty(I, dtype=np.int64)
-        cap = 1
-        for r0 in range(0, R, chunk):
-            cap = max(cap, ptr[min(r0 + chunk, R)] - ptr[r0])
-        crow = np.empty(cap, dtype=np.int32)
-        cval = np.empty(cap, dtype=val.dtype)
+        cnt, pos, crow, cval = _chunk_scratch(ptr, chunk, I, val)
         for r0 in range(0, R, chunk):
             _chunk_weight_grad(ptr, idx, val, binary, r0, min(r0 + chunk, R), g, 0, n0, L, gwt,
                                n0, cnt, pos, crow, cval)

@@ -21,18 +21,22 @@ from ..neurons.base import decay_factor
 from .buffers import empty as _buffer
 
 KINDS = {"lif": 0, "cuba_lif": 1, "adaptive_lif": 2}
-#: steps per chunk of the fused Linear+LIF backward (``_numba_lif.event_lif_backward``): at most
-#: this many, fewer where a task's chunk of dL/du ([steps, B, block]) would pass CHUNK_BYTES (it
-#: is read back from L2 for the weight gradient)
-BACKWARD_TIME_CHUNK = 32
+RESETS = {"subtract": 0, "zero": 1, "none": 2}
+#: the weight gradient of the event-driven layers is gathered from chunks of dL/du rows of at
+#: most this many bytes (read back from L2; ``_numba_sparse._chunk_weight_grad``)
 CHUNK_BYTES = 1 << 20
+#: and the fused Linear+LIF backward takes at most this many steps a chunk
+BACKWARD_TIME_CHUNK = 32
+
+
+def l2_chunk(row_bytes: int) -> int:
+    """Rows of ``row_bytes`` each in one chunk of at most ``CHUNK_BYTES`` (at least one)."""
+    return max(1, CHUNK_BYTES // max(1, row_bytes))
 
 
 def _backward_chunk(T: int, rows: int, itemsize: int) -> int:
     """Steps per backward chunk for a task of ``rows`` = B x block neurons."""
-    fit = CHUNK_BYTES // max(1, rows * itemsize)
-    return max(1, min(T, BACKWARD_TIME_CHUNK, fit))
-RESETS = {"subtract": 0, "zero": 1, "none": 2}
+    return max(1, min(T, BACKWARD_TIME_CHUNK, l2_chunk(rows * itemsize)))
 
 
 class Unsupported(Exception):

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..kernels.lif import CHUNK_BYTES
+from ..kernels.lif import l2_chunk
 from ..kernels.lif import sampled_density as _density
 
 __all__ = ["EventLinear", "event_linear"]
@@ -81,7 +81,7 @@ class _EventLinear(torch.autograd.Function):
             o = weight.shape[0]
             gwt = weight.new_zeros(weight.shape[1], o)
             block = min(512, max(16, -(-o // ctx.threads)))
-            chunk = max(1, CHUNK_BYTES // (block * g.element_size()))  # rows kept in L2
+            chunk = l2_chunk(block * g.element_size())  # rows of g kept in L2
             ks.csr_linear_weight_grad(ptr.numpy(), idx.numpy(), val.numpy(), binary,
                                       g.detach().numpy(), block, chunk, gwt.numpy())
             gw = gwt.t().contiguous()
