@@ -15,7 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from axonal.kernels import fused_scan
+from axonal.kernels import KernelUnavailable, run_kernel
 from axonal.neurons import (
     LIF,
     AdaptiveLIF,
@@ -322,15 +322,23 @@ def test_backend_scan_and_unsupported_fall_back():
     p = LIFParams()
     x = torch.rand(3, 2, 4)
     st0 = LIFState(torch.zeros(2, 4))
-    assert fused_scan("lif", x, st0, p, backend="scan") is None
-    assert fused_scan("hodgkin_huxley", x, st0, p) is None
-    with pytest.raises(RuntimeError, match="no fused kernel"):
-        fused_scan("hodgkin_huxley", x, st0, p, backend="numba")
+    assert run_kernel(p, x, st0, backend="scan") is None
+    from dataclasses import dataclass
+
+    from axonal.neurons.base import NeuronParams
+
+    @dataclass(frozen=True)
+    class HodgkinHuxleyParams(NeuronParams):
+        pass
+
+    assert run_kernel(HodgkinHuxleyParams(), x, st0) is None
+    with pytest.raises(KernelUnavailable, match="no numba kernel is registered for HodgkinHuxleyParams"):
+        run_kernel(HodgkinHuxleyParams(), x, st0, backend="numba")
     # half precision: auto falls back, numba says what to do
     xh, sh = x.half(), LIFState(torch.zeros(2, 4, dtype=torch.half))
-    assert fused_scan("lif", xh, sh, p) is None
+    assert run_kernel(p, xh, sh) is None
     with pytest.raises(RuntimeError, match="float32 and float64"):
-        fused_scan("lif", xh, sh, p, backend="numba")
+        run_kernel(p, xh, sh, backend="numba")
     # a user surrogate without a kernel code
     class Cube(Surrogate):
         name = "cube"
@@ -339,16 +347,16 @@ def test_backend_scan_and_unsupported_fall_back():
             return 1 / (1 + x.abs()) ** 3
 
     pc = LIFParams(surrogate=Cube())
-    assert fused_scan("lif", x, st0, pc) is None
+    assert run_kernel(pc, x, st0) is None
     with pytest.raises(RuntimeError, match="kernel code"):
-        fused_scan("lif", x, st0, pc, backend="numba")
+        run_kernel(pc, x, st0, backend="numba")
     # a constant that does not broadcast to the neuron shape
     pb = LIFParams(threshold=torch.ones(3))
-    assert fused_scan("lif", x, st0, pb) is None
+    assert run_kernel(pb, x, st0) is None
     with pytest.raises(RuntimeError, match="broadcast"):
-        fused_scan("lif", x, st0, pb, backend="numba")
-    with pytest.raises(RuntimeError, match="unknown backend"):
-        fused_scan("lif", x, st0, p, backend="cuda-magic")
+        run_kernel(pb, x, st0, backend="numba")
+    with pytest.raises(ValueError, match="unknown backend"):
+        run_kernel(p, x, st0, backend="cuda-magic")
 
 
 def test_module_with_custom_surrogate_still_runs():
@@ -372,7 +380,7 @@ def test_no_grad_inference_and_adaptive_params():
 
     st0 = AdaptiveLIFState(torch.zeros(2, 5, dtype=torch.float64), torch.zeros(2, 5, dtype=torch.float64))
     with torch.no_grad():
-        s_f, st_f = fused_scan("adaptive_lif", x, st0, p, backend="numba")
+        s_f, st_f = run_kernel(p, x, st0, backend="numba")
     s_r, st_r = scan(adaptive_lif_step, x, st0, p)
     assert torch.equal(s_f, s_r)
     assert not s_f.requires_grad

@@ -18,7 +18,7 @@ import sys
 import pytest
 import torch
 
-from axonal.kernels import fused_scan
+from axonal.kernels import KernelUnavailable, run_kernel
 from axonal.neurons import (LIF, AdaptiveLIF, CurrentBasedLIF, LIFParams, LIFState, Recurrent,
                             RecurrentState)
 from axonal.surrogate import SURROGATES, get_surrogate
@@ -240,7 +240,7 @@ def test_import_axonal_does_not_import_triton_and_missing_triton_is_explained():
     )
     out = _run_fresh(code)
     assert "triton is not importable" in out.stdout
-    assert "pip install" in out.stdout and "backend='scan'" in out.stdout
+    assert "pip install" in out.stdout and "backend='reference'" in out.stdout
 
 
 @needs_triton
@@ -248,28 +248,29 @@ def test_cpu_tensor_without_interpreter_is_explained(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     x = torch.rand(3, 2, 4)
     with pytest.raises(RuntimeError, match="CUDA tensors.*backend='numba'.*TRITON_INTERPRET=1"):
-        fused_scan("lif", x, LIFState(torch.zeros(2, 4)), LIFParams(), backend="triton")
+        run_kernel(LIFParams(), x, LIFState(torch.zeros(2, 4)), backend="triton")
 
 
 def test_auto_without_triton_falls_back_and_forced_triton_raises(monkeypatch):
     """``auto`` picks Triton only for CUDA tensors and returns None (reference scan) when
     Triton is missing; a kind without a Triton kernel is named when forced."""
-    from axonal import kernels
     from axonal.kernels import triton_lif
 
     monkeypatch.setattr(triton_lif, "_TRITON_ERROR", "triton is not importable (test)")
     x = torch.rand(3, 2, 4)
     st, p = LIFState(torch.zeros(2, 4)), LIFParams()
-    assert kernels._triton_scan("lif", x, st, p, "auto", None) is None
+    assert run_kernel(p, x.to("meta"), LIFState(torch.zeros(2, 4, device="meta"))) is None
     with pytest.raises(RuntimeError, match="triton is not importable"):
-        fused_scan("lif", x, st, p, backend="triton")
-    assert fused_scan("lif", x, st, p) is not None  # CPU auto: numba, untouched
+        run_kernel(p, x, st, backend="triton")
+    assert run_kernel(p, x, st) is not None  # CPU auto: numba, untouched
     monkeypatch.setattr(triton_lif, "_TRITON_ERROR", "")
     monkeypatch.setattr(triton_lif, "device_error", lambda device: "")
-    with pytest.raises(RuntimeError, match="cannot run kernel 'izhikevich'.*LIF family only"):
-        fused_scan("izhikevich", x, st, p, backend="triton")
-    with pytest.raises(RuntimeError, match="unknown backend"):
-        fused_scan("lif", x, st, p, backend="cuda-magic")
+    from axonal.neurons import IzhikevichParams
+
+    with pytest.raises(KernelUnavailable, match="cannot run IzhikevichParams.*no triton kernel"):
+        run_kernel(IzhikevichParams(), x, st, backend="triton")
+    with pytest.raises(ValueError, match="unknown backend"):
+        run_kernel(p, x, st, backend="cuda-magic")
 
 
 @needs_triton
@@ -280,10 +281,10 @@ def test_interpreter_set_after_triton_was_imported_is_explained():
         "import os, torch\n"
         "import triton\n"
         "os.environ['TRITON_INTERPRET'] = '1'\n"
-        "from axonal.kernels import fused_scan\n"
+        "from axonal.kernels import KernelUnavailable, run_kernel\n"
         "from axonal.neurons import LIFParams, LIFState\n"
         "try:\n"
-        "    fused_scan('lif', torch.rand(3, 2, 4), LIFState(torch.zeros(2, 4)), LIFParams(),\n"
+        "    run_kernel(LIFParams(), torch.rand(3, 2, 4), LIFState(torch.zeros(2, 4)), LIFParams(),\n"
         "               backend='triton')\n"
         "except RuntimeError as e:\n"
         "    print(e)\n"

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..network import Sequential
-from ..neurons.base import NeuronModule, validate_params
+from ..neurons.base import NeuronModule, NeuronParams, constant
 from ..surrogate import Surrogate
 from .core import run_engine, run_reference
 from .protocol import V_MAX, V_MIN, CoreConfig, decode, encode
@@ -33,20 +33,20 @@ Number = float | torch.Tensor
 
 
 @dataclass(frozen=True)
-class NeuroCoreLIFParams:
-    threshold: Number = 1.0
-    leak: Number = 0.0
-    bias: Number = 0.0
+class NeuroCoreLIFParams(NeuronParams):
+    threshold: Number = constant(1.0, learn="positive")
+    #: subtracted each step (the core's linear leak); learned through softplus, so a 0 starts
+    #: just above it
+    leak: Number = constant(0.0, learn="positive", check="nonnegative")
+    bias: Number = constant(0.0, learn="free")
     refractory: int = 0
     v_floor: float = -float("inf")
     surrogate: str | Surrogate = "atan"
 
     def __post_init__(self):
-        validate_params(self, ("threshold",))
+        super().__post_init__()
         if not isinstance(self.refractory, int) or self.refractory < 0:
             raise ValueError(f"NeuroCoreLIFParams.refractory must be an int >= 0 (steps), got {self.refractory!r}")
-        if isinstance(self.leak, (int, float)) and self.leak < 0:
-            raise ValueError(f"NeuroCoreLIFParams.leak is subtracted each step and must be >= 0, got {self.leak}")
 
 
 class NeuroCoreLIFState(NamedTuple):
@@ -72,15 +72,6 @@ class NeuroCoreLIF(NeuronModule):
     Params = NeuroCoreLIFParams
     State = NeuroCoreLIFState
     step = staticmethod(neurocore_lif_step)
-    kernel_name = None
-    learnable_names = ("threshold", "leak", "bias")
-
-    def params(self):
-        p = super().params()
-        if "bias" in self._learned:  # NeuronModule clamps learned values to >= 1e-3; bias may be negative
-            from dataclasses import replace
-            p = replace(p, bias=self.bias_param)
-        return p
 
 
 def _split(model):

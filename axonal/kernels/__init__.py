@@ -1,36 +1,30 @@
-"""Fused scans: compiled time loops for registered neuron models, chosen automatically.
+"""Fast paths for neuron models: compiled time loops, found through one registry.
 
-``fused_scan(kind, x, state, params, backend, weight=None)`` returns ``(spikes, state)`` from a
-fused kernel, or ``None`` when no kernel applies (unknown kind, unsupported device or dtype,
-numba missing, ``backend="scan"``), in which case the caller falls back to the reference
-``scan`` of the model's ``step``. ``backend="numba"`` forces the numba kernel and raises a
-``RuntimeError`` that says why when it cannot run.
+``registry`` maps a neuron's Params type and a backend (``numba``, ``triton``, ``compiled``,
+``reference``) to a kernel; ``NeuronModule`` and ``Recurrent`` ask it through ``run_kernel``
+(see ``axonal.kernels.registry`` for the failure contract). This package declares what each
+backend needs of an input (numba: CPU float32/float64 with numba importable; Triton: CUDA, or
+the CPU under ``TRITON_INTERPRET=1``); each neuron registers its own kernels next to itself.
 
-``backend="triton"`` forces the Triton kernels of the LIF family (``triton_lif``; CUDA
-tensors, or CPU tensors under ``TRITON_INTERPRET=1`` for testing) and raises the same way
-when Triton is missing or the tensor is elsewhere. ``backend="auto"`` on a CUDA tensor uses
-them when Triton imports and the reference scan otherwise; on the CPU it uses numba. Triton is
-optional (``pip install 'axonal[triton]'``) and imported only on first use.
+- ``lif``: the LIF family (LIF, IF, PLIF, CuBa, adaptive) and its recurrent form, numba and
+  Triton, with hand-derived backward passes, equal to the reference step (tests/test_kernels.py);
+  ``lif.event_lif_scan`` fuses an event-driven Linear layer into the same scans.
+- ``compile_step`` turns a user's elementwise step written in Python into the same kind of
+  fused scan (see ``axonal.kernels.compiled``).
 
-Kinds: ``lif``, ``cuba_lif``, ``adaptive_lif`` and their ``recurrent_`` versions (recurrent
-weight [N, N] in ``weight``). The kernels (``_numba_lif``) loop over time in compiled code,
-parallel over batch x neurons, with a hand-derived backward pass; they reproduce the
-reference step exactly (tests/test_kernels.py).
-
-``lif.event_lif_scan`` fuses an event-driven Linear layer into the same scans (the current is
-gathered per step from the weight rows of the active inputs and never stored; the weight
-gradient comes from the same spike lists, gathered per input over chunks of steps);
-``axonal.Sequential`` uses it for an ``EventLinear`` followed by a LIF-family neuron
-(``EventLinear.fused_forward``).
-
-``compile_step`` turns a user's elementwise step written in Python into the same kind of
-fused scan (see ``axonal.kernels.compiled``).
+Triton is optional (``pip install 'axonal[triton]'``) and imported only on first use; numba is
+imported on first use of a kernel, never by ``import axonal``.
 """
 from __future__ import annotations
 
+import os
+
 import torch
 
-__all__ = ["fused_scan", "numba_available", "compile_step", "CompiledNeuron", "CompiledStep"]
+from .registry import KernelUnavailable, register_backend, register_kernel, run_kernel
+
+__all__ = ["KernelUnavailable", "register_kernel", "run_kernel", "numba_available",
+           "compile_step", "CompiledNeuron", "CompiledStep"]
 
 _NUMBA_ERROR: str | None = None
 
@@ -46,8 +40,6 @@ def _choose_threading_layer(numba) -> None:
     with ``workqueue`` it costs 20 ms. Set ``NUMBA_THREADING_LAYER`` (e.g. ``omp`` or ``tbb``)
     to override; nothing changes once numba's thread pool has started.
     """
-    import os
-
     from numba.np.ufunc import parallel
 
     if "NUMBA_THREADING_LAYER" not in os.environ and not getattr(parallel, "_is_initialized", True):
@@ -68,69 +60,27 @@ def numba_available() -> bool:
     return _NUMBA_ERROR == ""
 
 
-def fused_scan(kind, x, state, params, backend="auto", weight=None):
-    """Run the fused kernel for ``kind`` if one applies, else return ``None`` (or raise when
-    ``backend`` forces one). See the module docstring."""
-    if backend == "scan":
-        return None
-    backend = str(backend)
-    forced = backend != "auto"
-    if forced and not backend.startswith(("numba", "triton")):
-        raise RuntimeError(f"unknown backend {backend!r}; use 'auto', 'numba', 'triton' or 'scan'")
-    if backend.startswith("triton") or (backend == "auto" and x.device.type == "cuda"):
-        return _triton_scan(kind, x, state, params, backend, weight)
-
-    def fail(reason: str):
-        if forced:
-            raise RuntimeError(
-                f"backend={backend!r} cannot run kernel {kind!r}: {reason}. Use backend='auto' "
-                "to fall back to the reference scan automatically, or backend='scan'.")
-        return None
-
+def _numba_requirement(x: torch.Tensor) -> str:
+    """What the numba kernels need of an input ("" when they can run it)."""
     if x.device.type != "cpu":
-        return fail(f"the input is on {x.device}; the numba kernels run on the CPU only")
+        return f"the input is on {x.device}; the numba kernels run on the CPU only"
     if x.dtype not in (torch.float32, torch.float64):
-        return fail(f"the input dtype is {x.dtype}; the kernels support float32 and float64 "
-                    "(convert with x.float())")
+        return (f"the input dtype is {x.dtype}; the kernels support float32 and float64 "
+                "(convert with x.float())")
     if not numba_available():
-        return fail(_NUMBA_ERROR)
-    if kind == "izhikevich":  # axonal/kernels/izhikevich.py (another helper's kernel)
-        from .izhikevich import izhikevich_fused
-
-        result = izhikevich_fused(x, state, params)
-        return result if result is not None else fail(
-            "the Izhikevich kernel needs fixed a, b, c, d, detach_reset=True and a built-in surrogate")
-    from .lif import Unsupported, lif_family_scan
-
-    try:
-        return lif_family_scan(kind, x, state, params, weight=weight)
-    except Unsupported as exc:
-        return fail(str(exc))
+        return _NUMBA_ERROR
+    return ""
 
 
-def _triton_scan(kind, x, state, params, backend, weight):
-    """The Triton path of ``fused_scan`` (``axonal.kernels.triton_lif``): forced by
-    ``backend="triton"``, or chosen by ``"auto"`` for a CUDA input when Triton imports."""
-    def fail(reason: str):
-        if backend != "auto":
-            raise RuntimeError(
-                f"backend={backend!r} cannot run kernel {kind!r}: {reason}. Use backend='auto' "
-                "(Triton on CUDA when installed, numba on the CPU, else the reference scan) "
-                "or backend='scan'.")
-        return None
-
+def _triton_requirement(x: torch.Tensor) -> str:
+    """What the Triton kernels need: Triton importable and the tensor on a device it serves."""
     from .triton_lif import device_error, triton_error
 
-    reason = triton_error() or device_error(x.device)
-    if reason:
-        return fail(reason)
-    from .lif import Unsupported
-    from .triton_lif import triton_lif_scan
+    return triton_error() or device_error(x.device)
 
-    try:
-        return triton_lif_scan(kind, x, state, params, weight=weight)
-    except Unsupported as exc:
-        return fail(str(exc))
+
+register_backend("numba", _numba_requirement)
+register_backend("triton", _triton_requirement)
 
 
 def __getattr__(name):  # lazy: importing axonal must not compile or import numba

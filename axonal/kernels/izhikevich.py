@@ -15,8 +15,9 @@ the half steps and runs backpropagation through time:
     g_u  = (1 - dt a) g_u' - h (g_v1 + g_v2);   g_I = h (g_v1 + g_v2)
 
 Gradients flow to the input and the initial state; when a, b, c or d require gradients, or the
-reset is not detached, :func:`izhikevich_fused` returns ``None`` and the caller uses the
-reference scan. Register with the dispatch as kind ``"izhikevich"``.
+reset is not detached, :func:`izhikevich_numba` raises ``KernelUnavailable`` and ``auto`` uses
+the reference scan. ``axonal.neurons.izhikevich`` registers it as the ``numba`` kernel of
+``IzhikevichParams``.
 """
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ import torch
 
 from . import _numba_cache  # noqa: F401  (keys the disk cache on all kernel sources)
 from ._numba_lif import surrogate_derivative
+from .registry import KernelUnavailable
 
-__all__ = ["izhikevich_fused"]
+__all__ = ["izhikevich_numba"]
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
@@ -133,20 +135,21 @@ class _IzhikevichScan(torch.autograd.Function):
                 torch.from_numpy(g_u0).reshape(shape), None)
 
 
-def izhikevich_fused(x, state, params):
-    """Fused scan: ``(spikes [T, ...], IzhikevichState)``, or ``None`` if it does not apply
-    (non-CPU tensors, dtype other than float32/float64, learnable a/b/c/d, attached reset)."""
-    from ..neurons.izhikevich import IzhikevichState
-
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or x.shape[0] == 0:
-        return None
+def izhikevich_numba(x, state, params, weight=None):
+    """Fused scan: ``(spikes [T, ...], state)`` of the state's own type, or
+    ``KernelUnavailable`` when it does not apply (recurrent weight, empty input, learnable
+    a/b/c/d, attached reset, a surrogate without a kernel code)."""
+    if weight is not None:
+        raise KernelUnavailable("the Izhikevich kernel has no recurrent form")
+    if x.shape[0] == 0:
+        raise KernelUnavailable("empty input")
     if not params.detach_reset or getattr(params.surrogate, "code", -1) < 0:
-        return None
+        raise KernelUnavailable("the Izhikevich kernel needs detach_reset=True and a built-in surrogate")
     for name in ("a", "b", "c", "d"):
         val = getattr(params, name)
         if isinstance(val, torch.Tensor) and (val.requires_grad or val.device.type != "cpu"):
-            return None
+            raise KernelUnavailable(f"the Izhikevich kernel needs a fixed {name} (it is learned)")
     v0 = state.v.to(x.dtype).expand(x.shape[1:])
     u0 = state.u.to(x.dtype).expand(x.shape[1:])
     s, v, u = _IzhikevichScan.apply(x, v0, u0, params)
-    return s, IzhikevichState(v, u)
+    return s, type(state)(v, u)

@@ -17,8 +17,9 @@ import math
 import torch
 from torch.nn import functional as F
 
-from ..neurons.base import decay_factor
+from ..functional import decay_factor
 from .buffers import empty as _buffer
+from .registry import KernelUnavailable
 
 KINDS = {"lif": 0, "cuba_lif": 1, "adaptive_lif": 2}
 RESETS = {"subtract": 0, "zero": 1, "none": 2}
@@ -39,8 +40,8 @@ def _backward_chunk(T: int, rows: int, itemsize: int) -> int:
     return max(1, min(T, BACKWARD_TIME_CHUNK, l2_chunk(rows * itemsize)))
 
 
-class Unsupported(Exception):
-    """The fused kernel does not apply to these inputs (the reason is the message)."""
+#: the kernels' one failure (``axonal.kernels.registry``); the old name stays for readers
+Unsupported = KernelUnavailable
 
 
 def _np(t: torch.Tensor):
@@ -240,6 +241,21 @@ def lif_family_scan(kind: str, x: torch.Tensor, state, params, weight=None, func
     if recurrent:
         new = type(state)(new, spikes[-1])
     return spikes, new
+
+
+def _family_kernel(kind: str, functions=None):
+    """The registered kernel of one LIF-family kind: feed-forward, or recurrent with ``weight``."""
+    def kernel(x, state, params, weight=None):
+        name = kind if weight is None else "recurrent_" + kind
+        return lif_family_scan(name, x, state, params, weight=weight, functions=functions)
+
+    kernel.__name__ = f"{kind}_numba" if functions is None else f"{kind}_kernel"
+    return kernel
+
+
+lif_numba = _family_kernel("lif")
+cuba_lif_numba = _family_kernel("cuba_lif")
+adaptive_lif_numba = _family_kernel("adaptive_lif")
 
 
 def sampled_density(x2: torch.Tensor, max_rows: int = 256) -> float:

@@ -3,7 +3,7 @@
 ``triton_lif_scan(kind, x, state, params, weight=None)`` runs LIF / CuBa-LIF / adaptive LIF
 (optionally recurrent) over ``x [T, B, *S]`` with the kernels of ``_triton_lif_kernels`` and
 returns ``(spikes, state)`` as the reference ``scan`` of the model's step would, or raises
-``Unsupported`` with the reason. ``fused_scan`` calls it for ``backend="triton"`` and, when
+``KernelUnavailable`` with the reason. The registry runs it for ``backend="triton"`` and, when
 Triton imports, for ``backend="auto"`` on CUDA tensors. Triton is imported on first use only.
 
 Design (same equations and the same memory-lean storage as the numba kernels):
@@ -201,9 +201,23 @@ class _TritonRecurrentScan(torch.autograd.Function):
 
 # ----------------------------------------------------------------------------- entry point
 def triton_lif_scan(kind: str, x: torch.Tensor, state, params, weight=None):
-    """Run the Triton kernels; see the module docstring. Raises ``Unsupported``.
+    """Run the Triton kernels; see the module docstring. Raises ``KernelUnavailable``.
 
     Validation, kernel inputs and outputs are ``axonal.kernels.lif.lif_family_scan``'s (one
     place for the numba and the Triton kernels); only the autograd Functions differ."""
     return lif_family_scan(kind, x, state, params, weight=weight,
                            functions=(_TritonLIFScan, _TritonRecurrentScan))
+
+
+def _family_kernel(kind: str):
+    def kernel(x, state, params, weight=None):
+        name = kind if weight is None else "recurrent_" + kind
+        return triton_lif_scan(name, x, state, params, weight=weight)
+
+    kernel.__name__ = f"{kind}_triton"
+    return kernel
+
+
+lif_triton = _family_kernel("lif")
+cuba_lif_triton = _family_kernel("cuba_lif")
+adaptive_lif_triton = _family_kernel("adaptive_lif")

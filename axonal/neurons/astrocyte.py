@@ -44,7 +44,8 @@ import torch
 from torch import nn
 
 from ..surrogate import Surrogate
-from .base import NeuronModule, decay_factor, validate_params
+from ..functional import decay_factor
+from .base import NeuronModule, NeuronParams, constant
 from .lif import apply_reset
 
 __all__ = ["AstrocyteParams", "AstrocyteState", "astrocyte_lif_step", "AstrocyteLIF"]
@@ -53,27 +54,19 @@ Number = float | torch.Tensor
 
 
 @dataclass(frozen=True)
-class AstrocyteParams:
-    tau_mem: Number = 10.0
-    tau_astro: Number = 200.0
-    threshold: Number = 1.0
-    current_gain: Number = 0.5     # gamma: astrocyte -> membrane current
-    threshold_gain: Number = 0.0   # kappa: astrocyte -> threshold shift
-    spread: float = 0.0            # rho in [0, 1]: share of population activity each astrocyte sees
+class AstrocyteParams(NeuronParams):
+    tau_mem: Number = constant(10.0, learn="log")
+    tau_astro: Number = constant(200.0, learn="log")
+    threshold: Number = constant(1.0, learn="positive")
+    current_gain: Number = constant(0.5, learn="free")     # gamma: astrocyte -> membrane current
+    threshold_gain: Number = constant(0.0, learn="free")   # kappa: astrocyte -> threshold shift
+    #: rho in [0, 1]: share of population activity each astrocyte sees (0: one astrocyte per
+    #: neuron, 1: shared by the population)
+    spread: float = constant(0.0, check="unit_closed")
     reset: str = "subtract"
     surrogate: str | Surrogate = "atan"
     detach_reset: bool = True
-    dt: float = 1.0
-
-    def __post_init__(self):
-        validate_params(self, ("tau_mem", "tau_astro", "threshold", "dt"))
-        for name in ("current_gain", "threshold_gain"):
-            v = getattr(self, name)
-            if not isinstance(v, torch.Tensor) and not (isinstance(v, (int, float)) and math.isfinite(v)):
-                raise ValueError(f"AstrocyteParams.{name} must be a finite number or tensor, got {v!r}")
-        if not (isinstance(self.spread, (int, float)) and 0.0 <= self.spread <= 1.0):
-            raise ValueError(f"AstrocyteParams.spread must lie in [0, 1] (0: one astrocyte per neuron, "
-                             f"1: shared by the population), got {self.spread!r}")
+    dt: float = constant(1.0, check="positive")
 
 
 class AstrocyteState(NamedTuple):
@@ -105,19 +98,3 @@ class AstrocyteLIF(NeuronModule):
     Params = AstrocyteParams
     State = AstrocyteState
     step = staticmethod(astrocyte_lif_step)
-    kernel_name = None
-    learnable_names = ("tau_mem", "tau_astro", "threshold", "current_gain", "threshold_gain")
-
-    def params(self) -> AstrocyteParams:
-        if not self._learned:
-            return self._fixed
-        values = {}
-        for name in self._learned:
-            raw = getattr(self, f"{name}_param")
-            if name.startswith("tau"):
-                values[name] = raw.exp()
-            elif name == "threshold":
-                values[name] = raw.clamp(min=1e-3)
-            else:
-                values[name] = raw
-        return replace(self._fixed, **values)

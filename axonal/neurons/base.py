@@ -1,24 +1,105 @@
-"""What every neuron model shares: input checks, the generic ``scan`` and the module wrapper.
+"""What every neuron model shares: the Params contract, input checks, ``scan`` and the module.
 
-A neuron model is ``Params`` (frozen dataclass), ``State`` (NamedTuple of tensors) and a pure
-``step(x_t, state, params) -> (out_t, state)``. ``NeuronModule`` runs that step over a
-time-major sequence ``[T, B, ...]``, through a fused kernel when one is registered for the
-model and applies (see ``axonal.kernels``), otherwise through ``scan``. State is explicit:
-``forward(x, state=None)`` returns ``(spikes, state)``; passing the state back streams.
+A neuron model is three small things:
+
+- ``Params``: a frozen dataclass deriving from ``NeuronParams``. Each constant is declared once
+  with ``constant(default, learn=..., check=...)``: how it may be learned (``log``, ``positive``,
+  ``unit`` or ``free``; ``axonal.functional.LEARN_RULES``) and which values are valid. The
+  dataclass validates itself on construction (a negative time constant is an error, not a NaN).
+- ``State``: a NamedTuple of tensors.
+- ``step(x_t, state, params) -> (out_t, state)``: one time step, pure PyTorch, the reference
+  that every fast path is tested against.
+
+``NeuronModule`` declares the three and runs the step over a time-major ``[T, B, ...]``
+sequence: through a kernel registered for its Params type (``axonal.kernels.registry``) when one
+applies, otherwise through the generic ``scan``. State is explicit: ``forward(x, state=None)``
+returns ``(out, state)``; passing the state back streams.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
+from ..functional import LEARN_RULES, decay_factor, from_raw, tau_from_decay, to_raw
+from ..kernels.registry import check_backend, run_kernel
 from ..network import Temporal
 from ..surrogate import Surrogate, get_surrogate
 
+__all__ = ["NeuronParams", "constant", "NeuronModule", "scan", "check_sequence",
+           "decay_factor", "tau_from_decay", "RESET_MODES"]
+
 RESET_MODES = ("subtract", "zero", "none")
+
+
+# ----------------------------------------------------------------------------- Params contract
+#: value checks a constant may declare; each learn rule implies the check of its range
+CHECKS = ("positive", "nonnegative", "unit", "unit_closed", "finite")
+_CHECK_OF_RULE = {"log": "positive", "positive": "positive", "unit": "unit", "free": "finite"}
+
+
+def constant(default: Any, *, learn: str | None = None, check: str | None = None):
+    """Declare a Params field: its default, how it may be learned and which values are valid.
+
+    ``learn`` is one of ``axonal.functional.LEARN_RULES`` (``None``: never learnable, e.g.
+    ``dt``); ``check`` defaults to the range the rule keeps (``log``/``positive``: > 0,
+    ``unit``: in (0, 1), ``free``: finite).
+    """
+    if learn is not None and learn not in LEARN_RULES:
+        raise ValueError(f"unknown learn rule {learn!r}; choose one of {list(LEARN_RULES)}")
+    check = check or _CHECK_OF_RULE.get(learn)
+    if check is not None and check not in CHECKS:
+        raise ValueError(f"unknown check {check!r}; choose one of {list(CHECKS)}")
+    return field(default=default, metadata={"learn": learn, "check": check})
+
+
+def _check_value(name: str, value: Any, check: str) -> None:
+    """Raise if ``value`` (a number or a fixed CPU tensor) violates ``check``."""
+    if isinstance(value, torch.Tensor):
+        if value.requires_grad or value.device.type != "cpu" or value.numel() == 0:
+            return  # learnable or on an accelerator: kept in range by its learn rule
+        v = value.detach()
+        finite = bool(torch.isfinite(v).all())
+        low, high = float(v.min()), float(v.max())
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        finite, low, high = math.isfinite(value), value, value
+    else:
+        raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
+    ok = finite and {
+        "positive": low > 0, "nonnegative": low >= 0, "unit": 0 < low and high < 1,
+        "unit_closed": 0 <= low and high <= 1, "finite": True}[check]
+    if not ok:
+        want = {"positive": "positive and finite", "nonnegative": ">= 0 and finite",
+                "unit": "in the open interval (0, 1)", "unit_closed": "in [0, 1]",
+                "finite": "finite"}[check]
+        raise ValueError(f"{name} must be {want}; got {value}")
+
+
+@dataclass(frozen=True)
+class NeuronParams:
+    """Base of every neuron's Params: validates the declared fields on construction.
+
+    Fields declared with ``constant`` are checked; a ``reset`` field must name a reset mode and
+    a ``surrogate`` field given by name becomes the Surrogate object.
+    """
+
+    def __post_init__(self):
+        for f in fields(self):
+            check = f.metadata.get("check")
+            if check is not None:
+                _check_value(f"{type(self).__name__}.{f.name}", getattr(self, f.name), check)
+        if hasattr(self, "reset"):
+            check_reset(self.reset)
+        if hasattr(self, "surrogate") and not isinstance(self.surrogate, Surrogate):
+            object.__setattr__(self, "surrogate", get_surrogate(self.surrogate))
+
+    @classmethod
+    def learn_rules(cls) -> dict[str, str]:
+        """``{field: learn rule}`` of the constants that may be learned, in declaration order."""
+        return {f.name: f.metadata["learn"] for f in fields(cls) if f.metadata.get("learn")}
 
 
 # ----------------------------------------------------------------------------- validation
@@ -135,20 +216,20 @@ def _as_size(size: int | Sequence[int] | None) -> tuple[int, ...] | None:
 
 
 class NeuronModule(Temporal):
-    """A neuron population over time: ``forward(x [T, B, ...], state=None) -> (spikes, state)``.
+    """A neuron population over time: ``forward(x [T, B, ...], state=None) -> (out, state)``.
 
-    Subclasses set ``Params``, ``State``, ``step`` (a staticmethod) and ``kernel_name`` and
-    list, in ``positive_params``, the constants that may become learnable. Learnable
-    constants are ``nn.Parameter`` s, one per neuron (``per_neuron=True``, needs ``size``) or
-    one per layer; time constants are learned as their logarithm so they stay positive.
-    ``backend`` is ``"auto"`` (fused kernel when available), ``"scan"`` or a kernel name.
+    Subclasses set ``Params`` (a ``NeuronParams``), ``State`` and ``step`` (a staticmethod);
+    nothing else. The constants that ``Params`` declares learnable may be learned:
+    ``learn=("tau_mem", "threshold")`` makes them ``nn.Parameter`` s named ``<field>_param``
+    holding the unconstrained value of the field's learn rule (``axonal.functional``), one per
+    neuron (``per_neuron=True``, needs ``size``) or one per layer. ``backend`` is ``"auto"``
+    (a registered kernel when one applies, else the reference scan), ``"reference"`` (alias
+    ``"scan"``) or a backend of ``axonal.kernels.registry.BACKENDS``.
     """
 
     Params: type
     State: type
     step: Callable
-    kernel_name: str | None = None
-    learnable_names: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -162,36 +243,43 @@ class NeuronModule(Temporal):
         super().__init__()
         self.size = _as_size(size)
         params = self.Params(**param_values)  # validates every constant
-        unknown = set(learn) - set(self.learnable_names)
+        rules = self.Params.learn_rules()
+        if isinstance(learn, str):
+            learn = (learn,)
+        unknown = set(learn) - set(rules)
         if unknown:
             raise ValueError(
-                f"{type(self).__name__}: cannot learn {sorted(unknown)}; learnable: {list(self.learnable_names)}"
+                f"{type(self).__name__}: cannot learn {sorted(unknown)}; learnable: {list(rules)}"
             )
         if per_neuron and self.size is None:
             raise ValueError(f"{type(self).__name__}: per_neuron=True needs size=")
-        if backend not in ("auto", "scan") and not backend.startswith(("numba", "triton")):
-            raise ValueError(f"backend must be 'auto', 'scan', 'numba' or 'triton', got {backend!r}")
-        self.backend = backend
+        self.backend = check_backend(backend)
         self._fixed = params
         self._learned = tuple(learn)
         shape = self.size if per_neuron else ()
         for name in self._learned:
-            value = float(getattr(params, name))
-            init = math.log(value) if name.startswith("tau") else value
-            self.register_parameter(f"{name}_param", nn.Parameter(torch.full(shape, init)))
+            value = getattr(params, name)
+            raw = to_raw(rules[name], torch.as_tensor(value, dtype=torch.get_default_dtype()).detach())
+            self.register_parameter(f"{name}_param", nn.Parameter(torch.broadcast_to(raw, shape).clone()))
+
+    #: the constants of ``Params`` that ``learn=`` accepts (derived from Params, never listed)
+    learnable_names: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("Params"), type):
+            cls.learnable_names = tuple(cls.Params.learn_rules())
 
     def params(self) -> Any:
         """The Params of this forward pass (learned constants as tensors)."""
         if not self._learned:
             return self._fixed
-        values = {}
-        for name in self._learned:
-            raw = getattr(self, f"{name}_param")
-            values[name] = raw.exp() if name.startswith("tau") else raw.clamp(min=1e-3)
+        rules = self.Params.learn_rules()
+        values = {name: from_raw(rules[name], getattr(self, f"{name}_param")) for name in self._learned}
         return replace(self._fixed, **values)
 
     def initial_state(self, x_t: torch.Tensor) -> tuple:
-        """Zero state shaped like one input step."""
+        """The state before the first step, for one input step ``x_t`` [B, ...] (zeros)."""
         return self.State(*(torch.zeros_like(x_t) for _ in self.State._fields))
 
     def _check(self, x, state):
@@ -209,16 +297,13 @@ class NeuronModule(Temporal):
     def forward(self, x: torch.Tensor, state: tuple | None = None):
         state = self._check(x, state)
         params = self.params()
-        if self.backend != "scan" and self.kernel_name is not None:
-            from ..kernels import fused_scan
-
-            result = fused_scan(self.kernel_name, x, state, params, backend=self.backend)
-            if result is not None:
-                return result
+        result = run_kernel(params, x, state, self.backend)
+        if result is not None:
+            return result
         return scan(self.step, x, state, params)
 
     def trace(self, x: torch.Tensor, state: tuple | None = None):
-        """Reference scan that also returns every state over time: ``(spikes, states)``."""
+        """Reference scan that also returns every state over time: ``(out, states)``."""
         state = self._check(x, state)
         out, _, states = scan(self.step, x, state, self.params(), record=True)
         return out, states
@@ -242,17 +327,3 @@ def validate_params(params: Any, positive: Sequence[str]) -> None:
         check_reset(params.reset)
     if hasattr(params, "surrogate") and not isinstance(params.surrogate, Surrogate):
         object.__setattr__(params, "surrogate", get_surrogate(params.surrogate))
-
-
-def decay_factor(tau, dt: float):
-    """exp(-dt / tau) for a float or tensor time constant."""
-    if isinstance(tau, torch.Tensor):
-        return torch.exp(-dt / tau)
-    return math.exp(-dt / tau)
-
-
-def tau_from_decay(decay: float, dt: float = 1.0) -> float:
-    """The time constant whose per-step decay is ``decay`` (0 < decay < 1)."""
-    if not 0 < decay < 1:
-        raise ValueError(f"decay must lie in (0, 1), got {decay}")
-    return -dt / math.log(decay)

@@ -24,7 +24,8 @@ from typing import NamedTuple
 import torch
 
 from ..surrogate import FastSigmoid, Surrogate
-from .base import NeuronModule, validate_params
+from ..kernels.registry import register_kernel
+from .base import NeuronModule, NeuronParams, constant
 
 __all__ = ["IzhikevichParams", "IzhikevichState", "izhikevich_step", "Izhikevich", "IZHIKEVICH_PRESETS"]
 
@@ -40,18 +41,15 @@ IZHIKEVICH_PRESETS = {
 
 
 @dataclass(frozen=True)
-class IzhikevichParams:
-    a: Number = 0.02
-    b: Number = 0.2
-    c: Number = -65.0
-    d: Number = 8.0
-    v_peak: float = 30.0
-    dt: float = 1.0
+class IzhikevichParams(NeuronParams):
+    a: Number = constant(0.02, learn="positive")   # recovery rate (1/ms)
+    b: Number = constant(0.2, learn="free")        # sensitivity of u to v
+    c: Number = constant(-65.0, learn="free")      # reset potential (mV)
+    d: Number = constant(8.0, learn="free")        # after-spike jump of u
+    v_peak: float = constant(30.0, check="finite")
+    dt: float = constant(1.0, check="positive")
     surrogate: str | Surrogate = FastSigmoid(width=5.0)   # in mV: gradients within a few mV of v_peak
     detach_reset: bool = True
-
-    def __post_init__(self):
-        validate_params(self, ("a", "dt"))
 
 
 class IzhikevichState(NamedTuple):
@@ -84,8 +82,6 @@ class Izhikevich(NeuronModule):
     Params = IzhikevichParams
     State = IzhikevichState
     step = staticmethod(izhikevich_step)
-    kernel_name = "izhikevich"
-    learnable_names = ("a", "b", "c", "d")
 
     def __init__(self, size=None, *, preset: str | None = None, learn=(), per_neuron=False,
                  backend="auto", **params):
@@ -99,14 +95,10 @@ class Izhikevich(NeuronModule):
         super().__init__(size, learn=learn, per_neuron=per_neuron, backend=backend, **params)
         self.preset = preset
 
-    def params(self):
-        p = super().params()
-        if "c" in self._learned:  # c is a (negative) potential: no positivity clamp
-            from dataclasses import replace
-            p = replace(p, c=self.c_param)
-        return p
-
     def initial_state(self, x_t):
         p = self.params()
         v = torch.zeros_like(x_t) + torch.as_tensor(p.c, dtype=x_t.dtype, device=x_t.device)
         return IzhikevichState(v, v * torch.as_tensor(p.b, dtype=x_t.dtype, device=x_t.device))
+
+
+register_kernel(IzhikevichParams, "numba", "axonal.kernels.izhikevich:izhikevich_numba")

@@ -25,16 +25,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..functional import decay_factor, tau_from_decay
+from ..kernels.registry import register_kernel, run_kernel
 from ..network import Temporal
 from ..surrogate import Surrogate
-from .base import (
-    NeuronModule,
-    check_sequence,
-    decay_factor,
-    scan,
-    tau_from_decay,
-    validate_params,
-)
+from .base import NeuronModule, NeuronParams, check_sequence, constant, scan
 
 Number = float | torch.Tensor
 
@@ -51,16 +46,13 @@ def apply_reset(v, s, threshold, params):
 
 # ----------------------------------------------------------------------------- LIF
 @dataclass(frozen=True)
-class LIFParams:
-    tau_mem: Number = 10.0
-    threshold: Number = 1.0
+class LIFParams(NeuronParams):
+    tau_mem: Number = constant(10.0, learn="log")
+    threshold: Number = constant(1.0, learn="positive")
     reset: str = "subtract"
     surrogate: str | Surrogate = "atan"
     detach_reset: bool = True
-    dt: float = 1.0
-
-    def __post_init__(self):
-        validate_params(self, ("tau_mem", "threshold", "dt"))
+    dt: float = constant(1.0, check="positive")
 
 
 class LIFState(NamedTuple):
@@ -76,17 +68,14 @@ def lif_step(x, state: LIFState, p: LIFParams):
 
 # ----------------------------------------------------------------------------- CuBa-LIF
 @dataclass(frozen=True)
-class CurrentBasedLIFParams:
-    tau_mem: Number = 10.0
-    tau_syn: Number = 5.0
-    threshold: Number = 1.0
+class CurrentBasedLIFParams(NeuronParams):
+    tau_mem: Number = constant(10.0, learn="log")
+    tau_syn: Number = constant(5.0, learn="log")
+    threshold: Number = constant(1.0, learn="positive")
     reset: str = "subtract"
     surrogate: str | Surrogate = "atan"
     detach_reset: bool = True
-    dt: float = 1.0
-
-    def __post_init__(self):
-        validate_params(self, ("tau_mem", "tau_syn", "threshold", "dt"))
+    dt: float = constant(1.0, check="positive")
 
 
 class CurrentBasedLIFState(NamedTuple):
@@ -104,21 +93,17 @@ def current_based_lif_step(x, state: CurrentBasedLIFState, p: CurrentBasedLIFPar
 
 # ----------------------------------------------------------------------------- adaptive LIF
 @dataclass(frozen=True)
-class AdaptiveLIFParams:
-    tau_mem: Number = 20.0
-    tau_adapt: Number = 200.0
-    adaptation: Number = 1.8
-    threshold: Number = 1.0
+class AdaptiveLIFParams(NeuronParams):
+    tau_mem: Number = constant(20.0, learn="log")
+    tau_adapt: Number = constant(200.0, learn="log")
+    #: threshold increase per unit of adaptation; 0 is a plain LIF (learned through softplus,
+    #: which starts a 0 just above it)
+    adaptation: Number = constant(1.8, learn="positive", check="nonnegative")
+    threshold: Number = constant(1.0, learn="positive")
     reset: str = "subtract"
     surrogate: str | Surrogate = "atan"
     detach_reset: bool = True
-    dt: float = 1.0
-
-    def __post_init__(self):
-        validate_params(self, ("tau_mem", "tau_adapt", "threshold", "dt"))
-        a = self.adaptation
-        if not isinstance(a, torch.Tensor) and not (isinstance(a, (int, float)) and a >= 0):
-            raise ValueError(f"AdaptiveLIFParams.adaptation must be >= 0, got {a}")
+    dt: float = constant(1.0, check="positive")
 
 
 class AdaptiveLIFState(NamedTuple):
@@ -155,8 +140,7 @@ class LIF(_LIFFamily):
     Params = LIFParams
     State = LIFState
     step = staticmethod(lif_step)
-    kernel_name = "lif"
-    learnable_names = ("tau_mem", "threshold")
+    kernel_name = "lif"  # the event-driven Linear+LIF kernel's name for this neuron
 
 
 class CurrentBasedLIF(_LIFFamily):
@@ -166,7 +150,6 @@ class CurrentBasedLIF(_LIFFamily):
     State = CurrentBasedLIFState
     step = staticmethod(current_based_lif_step)
     kernel_name = "cuba_lif"
-    learnable_names = ("tau_mem", "tau_syn", "threshold")
 
 
 class AdaptiveLIF(_LIFFamily):
@@ -176,7 +159,12 @@ class AdaptiveLIF(_LIFFamily):
     State = AdaptiveLIFState
     step = staticmethod(adaptive_lif_step)
     kernel_name = "adaptive_lif"
-    learnable_names = ("tau_mem", "tau_adapt", "adaptation", "threshold")
+
+
+for _params, _kind in ((LIFParams, "lif"), (CurrentBasedLIFParams, "cuba_lif"),
+                       (AdaptiveLIFParams, "adaptive_lif")):
+    register_kernel(_params, "numba", f"axonal.kernels.lif:{_kind}_numba")
+    register_kernel(_params, "triton", f"axonal.kernels.triton_lif:{_kind}_triton")
 
 
 # ----------------------------------------------------------------------------- recurrence
@@ -242,13 +230,9 @@ class Recurrent(Temporal):
         state = self._check(x, state)
         params = self.neuron.params()
         weight = self.recurrent_weight()
-        if self.neuron.backend != "scan" and self.neuron.kernel_name is not None:
-            from ..kernels import fused_scan
-
-            result = fused_scan("recurrent_" + self.neuron.kernel_name, x, state, params,
-                                backend=self.neuron.backend, weight=weight)
-            if result is not None:
-                return result
+        result = run_kernel(params, x, state, self.neuron.backend, weight=weight)
+        if result is not None:
+            return result
         return scan(self._step, x, state, (params, weight))
 
     def trace(self, x: torch.Tensor, state: RecurrentState | None = None):

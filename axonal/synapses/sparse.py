@@ -182,7 +182,7 @@ class EventLinear(nn.Module):
         from ..neurons.base import NeuronModule
 
         if (self.mode == "dense" or not isinstance(neuron, NeuronModule)
-                or neuron.kernel_name not in KINDS or neuron.backend == "scan"
+                or getattr(neuron, "kernel_name", None) not in KINDS or neuron.backend == "reference"
                 or str(neuron.backend).startswith("triton")):
             return None
         if neuron.size is not None and tuple(neuron.size) != (self.out_features,):

@@ -1,0 +1,75 @@
+"""Pure helpers that neurons, kernels, synapses and the reservoir all need.
+
+This module is a leaf: it imports nothing from ``axonal``, so any part of the package can use
+it without an import cycle (``neurons`` -> ``kernels`` -> ``neurons`` was one).
+
+- ``decay_factor(tau, dt)``: the per-step decay ``exp(-dt / tau)`` of every exponential
+  time constant in the library (neurons, synaptic traces, delays' leaky readout).
+- ``LEARN_RULES``: how a learnable constant is stored as an unconstrained ``nn.Parameter``
+  (``raw``) and mapped back to its value, so that gradient descent never leaves the valid
+  range and the gradient never dies at a clamp:
+
+  ============  =======================  ============================  =====================
+  rule          value from raw           raw from value                for
+  ============  =======================  ============================  =====================
+  ``log``       ``exp(raw)``             ``log(value)``                time constants
+  ``positive``  ``softplus(raw)``        ``log(expm1(value))``         thresholds, gains > 0
+  ``unit``      ``sigmoid(raw)``         ``logit(value)``              probabilities, mixes
+  ``free``      ``raw``                  ``value``                     signed constants
+  ============  =======================  ============================  =====================
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.nn import functional as F
+
+__all__ = ["decay_factor", "tau_from_decay", "LEARN_RULES", "to_raw", "from_raw"]
+
+
+def decay_factor(tau, dt: float):
+    """exp(-dt / tau) for a float or tensor time constant (``tau = inf`` gives 1: no leak)."""
+    if isinstance(tau, torch.Tensor):
+        return torch.exp(-dt / tau)
+    return math.exp(-dt / tau)
+
+
+def tau_from_decay(decay: float, dt: float = 1.0) -> float:
+    """The time constant whose per-step decay is ``decay`` (0 < decay <= 1; 1 means no leak)."""
+    if not 0 < decay <= 1:
+        raise ValueError(f"decay must lie in (0, 1], got {decay}")
+    return math.inf if decay == 1 else -dt / math.log(decay)
+
+
+LEARN_RULES = ("log", "positive", "unit", "free")
+_TINY = 1e-6  # a value of exactly 0 (or 1 for ``unit``) starts just inside the open range
+
+
+def to_raw(rule: str, value: torch.Tensor) -> torch.Tensor:
+    """The unconstrained parameter whose ``from_raw(rule, ...)`` is ``value``."""
+    value = torch.as_tensor(value, dtype=torch.get_default_dtype())
+    if rule == "log":
+        return value.clamp(min=_TINY).log()
+    if rule == "positive":
+        v = value.clamp(min=_TINY)
+        # log(expm1(v)) without overflow for large v (softplus is the identity there)
+        return torch.where(v > 20, v, torch.log(torch.expm1(torch.clamp(v, max=20))))
+    if rule == "unit":
+        return torch.logit(value.clamp(_TINY, 1 - _TINY))
+    if rule == "free":
+        return value.clone()
+    raise ValueError(f"unknown learn rule {rule!r}; choose one of {list(LEARN_RULES)}")
+
+
+def from_raw(rule: str, raw: torch.Tensor) -> torch.Tensor:
+    """The constrained value of an unconstrained parameter (differentiable everywhere)."""
+    if rule == "log":
+        return raw.exp()
+    if rule == "positive":
+        return F.softplus(raw)
+    if rule == "unit":
+        return torch.sigmoid(raw)
+    if rule == "free":
+        return raw
+    raise ValueError(f"unknown learn rule {rule!r}; choose one of {list(LEARN_RULES)}")
