@@ -54,6 +54,7 @@ from ..surrogate import Surrogate, get_surrogate
 from . import buffers
 from ._step_codegen import BLOCK
 from ._step_math import MathNamespace, rebind_math
+from .registry import KernelUnavailable
 
 __all__ = ["compile_step", "CompiledStep", "CompiledNeuron"]
 
@@ -112,6 +113,52 @@ class CompiledStep:
             return _CompiledScan.apply(self, x, state, params)
         spk, out, _ = _forward(self, x, state, params, store=False)  # nothing stored
         return spk.to(x.dtype), out.to(x.dtype)
+
+    def run(self, x: torch.Tensor, state: Sequence[torch.Tensor], values: Sequence,
+            size: Sequence[int]):
+        """Scan ``x [T, B, *size]`` from ``state`` (tensors ``[B, *size]`` in ``state_names``
+        order) with parameter ``values`` (numbers or tensors broadcastable to ``size``, in
+        ``param_names`` order); returns ``(spikes, new_state_tuple)``. Gradients reach ``x``,
+        the state and every tensor value. CPU tensors run the numba kernel, others the
+        reference step."""
+        T, B = x.shape[:2]
+        size = tuple(size)
+        n = math.prod(size)
+        m = B * n
+        ps = [torch.broadcast_to(torch.as_tensor(v, dtype=x.dtype, device=x.device), size).reshape(n)
+              for v in values]
+        params = torch.stack(ps) if ps else x.new_zeros(0, n)
+        if x.device.type != "cpu":  # numba is CPU-only: reference loop of the same step
+            outs, cur = [], tuple(state)
+            pv = [p.reshape(size) for p in params]
+            for x_t in x.unbind(0):
+                s, cur = self.reference_step(x_t, cur, pv)
+                outs.append(s)
+            return torch.stack(outs), cur
+        st = torch.stack([s.reshape(m) for s in state])
+        spk, new = self.scan(x.reshape(T, m), st, params)
+        return spk.reshape(x.shape), tuple(new[q].reshape(x.shape[1:]) for q in range(new.shape[0]))
+
+    def kernel(self, bind: Callable):
+        """A kernel for ``axonal.kernels.registry``: ``register_kernel(MyParams, "compiled",
+        step.kernel(bind))`` where ``bind(params)`` returns the values of ``param_names`` (in
+        order) from a neuron's Params, and the neuron's State fields are ``state_names``.
+        The population's shape is the input's ``[T, B, *size]``."""
+        def kernel(x, state, params, weight=None):
+            if weight is not None:
+                raise KernelUnavailable("compile_step kernels have no recurrent form")
+            if x.device.type != "cpu":
+                raise KernelUnavailable(f"the input is on {x.device}; compile_step kernels run on the CPU")
+            if x.shape[0] == 0 or x.numel() == 0:
+                raise KernelUnavailable("empty input")
+            if x.dtype not in (torch.float32, torch.float64):
+                raise KernelUnavailable(f"the input dtype is {x.dtype}; compile_step kernels "
+                                        "support float32 and float64")
+            spikes, new = self.run(x, tuple(state), bind(params), x.shape[2:])
+            return spikes, type(state)(*new)
+
+        kernel.__name__ = f"{self.dynamics.__name__}_compiled"
+        return kernel
 
     def reference_step(self, x_t, state, params):
         """The same step in plain torch (for checks and for devices numba cannot reach)."""
@@ -229,22 +276,7 @@ class CompiledNeuron(Temporal):
         # the CPU kernel checks finiteness on the fly; the reference loop elsewhere does not
         cpu = isinstance(x, torch.Tensor) and x.device.type == "cpu"
         check_sequence(x, self.size, type(self).__name__, finite=not cpu)
-        T, B = x.shape[:2]
-        n = int(np.prod(self.size))
-        m = B * n
         if state is None:
             state = tuple(torch.full(x.shape[1:], float(self.initial.get(s, 0.0)), dtype=x.dtype)
                           for s in self.step.state_names)
-        ps = [torch.broadcast_to(getattr(self, p).to(x.dtype), self.size).reshape(n)
-              for p in self.step.param_names]
-        params = torch.stack(ps) if ps else x.new_zeros(0, n)
-        st = torch.stack([s.reshape(m) for s in state])
-        if x.device.type != "cpu":  # numba is CPU-only: reference loop of the same step
-            outs, cur = [], tuple(s for s in state)
-            pv = [p.reshape(self.size) for p in params]
-            for x_t in x.unbind(0):
-                s, cur = self.step.reference_step(x_t, cur, pv)
-                outs.append(s)
-            return torch.stack(outs), cur
-        spk, new = self.step.scan(x.reshape(T, m), st, params)
-        return spk.reshape(x.shape), tuple(new[q].reshape(x.shape[1:]) for q in range(new.shape[0]))
+        return self.step.run(x, state, [getattr(self, p) for p in self.step.param_names], self.size)
