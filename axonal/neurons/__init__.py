@@ -1,5 +1,6 @@
 """Neuron models: each a Params dataclass, a State NamedTuple, a pure step and a module."""
-from .base import NeuronModule, scan
+from .base import NeuronModule, NeuronParams, constant, scan
+from .catalog import NEURONS, neuron_class, neuron_names, register_neuron
 from .lif import (
     LIF,
     AdaptiveLIF,
@@ -28,6 +29,7 @@ from .izhikevich import (  # noqa: E402
     IzhikevichState,
     izhikevich_step,
 )
+from .astrocyte import AstrocyteLIF, AstrocyteParams, AstrocyteState, astrocyte_lif_step  # noqa: E402
 from .meta import MetaNeuronLayer, MetaNeuronParams, MetaNeuronState, meta_neuron_step  # noqa: E402
 
 __all__ = [name for name in dir() if not name.startswith("_")]

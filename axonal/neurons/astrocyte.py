@@ -46,6 +46,7 @@ from torch import nn
 from ..surrogate import Surrogate
 from ..functional import decay_factor
 from .base import NeuronModule, NeuronParams, constant
+from .catalog import register_neuron
 from .lif import apply_reset
 
 __all__ = ["AstrocyteParams", "AstrocyteState", "astrocyte_lif_step", "AstrocyteLIF"]
@@ -85,6 +86,7 @@ def astrocyte_lif_step(x, state: AstrocyteState, p: AstrocyteParams):
     return s, AstrocyteState(apply_reset(v, s, theta, p), a)
 
 
+@register_neuron("astrocyte_lif")
 class AstrocyteLIF(NeuronModule):
     """Astrocyte-modulated spiking unit (AM-SU) population; ``forward(x [T, B, ...]) -> (spikes, state)``.
 

@@ -26,6 +26,7 @@ import torch
 from ..surrogate import FastSigmoid, Surrogate
 from ..kernels.registry import register_kernel
 from .base import NeuronModule, NeuronParams, constant
+from .catalog import register_neuron
 
 __all__ = ["IzhikevichParams", "IzhikevichState", "izhikevich_step", "Izhikevich", "IZHIKEVICH_PRESETS"]
 
@@ -72,6 +73,7 @@ def izhikevich_step(x, state: IzhikevichState, p: IzhikevichParams):
     return s, IzhikevichState(v_new, u_new)
 
 
+@register_neuron("izhikevich")
 class Izhikevich(NeuronModule):
     """Izhikevich neurons: ``Izhikevich(100, preset="RS")`` or ``Izhikevich(100, a=..., b=...)``.
 

@@ -30,6 +30,7 @@ from ..kernels.registry import register_kernel, run_kernel
 from ..network import Temporal
 from ..surrogate import Surrogate
 from .base import NeuronModule, NeuronParams, check_sequence, constant, scan
+from .catalog import register_neuron
 
 Number = float | torch.Tensor
 
@@ -131,6 +132,7 @@ class _LIFFamily(NeuronModule):
         super().__init__(size, learn=learn, per_neuron=per_neuron, backend=backend, **params)
 
 
+@register_neuron("lif")
 class LIF(_LIFFamily):
     """Leaky integrate-and-fire neurons. ``LIF(decay=0.9)`` or ``LIF(tau_mem=10.)``.
 
@@ -143,6 +145,7 @@ class LIF(_LIFFamily):
     kernel_name = "lif"  # the event-driven Linear+LIF kernel's name for this neuron
 
 
+@register_neuron("cuba_lif")
 class CurrentBasedLIF(_LIFFamily):
     """Current-based (CuBa) LIF: a synaptic current filters the input before the membrane."""
 
@@ -152,6 +155,7 @@ class CurrentBasedLIF(_LIFFamily):
     kernel_name = "cuba_lif"
 
 
+@register_neuron("adaptive_lif")
 class AdaptiveLIF(_LIFFamily):
     """Adaptive-threshold LIF (ALIF), the neuron of long short-term memory SNNs (LSNN)."""
 
