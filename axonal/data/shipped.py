@@ -222,7 +222,7 @@ DIGITS_SOURCE = ("UCI 'Optical Recognition of Handwritten Digits' (Alpaydin & Ka
 
 @functools.lru_cache(maxsize=1)
 def _digits_raw():
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # lazy: importing scikit-learn costs about a second
 
     d = load_digits()
     return d.images.astype(np.float32) / 16.0, d.target.astype(np.int64)
