@@ -22,6 +22,7 @@ from typing import Sequence
 
 import torch
 from torch import nn
+from torch.nn.modules import module as torch_module
 
 
 class Temporal(nn.Module):
@@ -30,8 +31,6 @@ class Temporal(nn.Module):
 
 def _has_hooks(module: nn.Module) -> bool:
     """True when a forward (pre-)hook would observe ``module``: fusing it would hide its call."""
-    from torch.nn.modules import module as torch_module
-
     return bool(module._forward_hooks or module._forward_pre_hooks
                 or torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks)
 

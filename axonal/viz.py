@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
+import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -21,16 +22,11 @@ PathLike = str | os.PathLike
 
 
 def _numpy(x: Any, who: str) -> np.ndarray:
-    try:
-        import torch
-
-        if isinstance(x, torch.Tensor):
-            x = x.detach().to("cpu")
-            if x.dtype in (torch.bfloat16, torch.float16):
-                x = x.float()
-            return x.numpy()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu")
+        if x.dtype in (torch.bfloat16, torch.float16):
+            x = x.float()
+        return x.numpy()
     if isinstance(x, np.ndarray):
         return x
     if isinstance(x, (list, tuple)):

@@ -1,9 +1,9 @@
 """COBA network (4000 LIF, conductance synapses, 1 s at dt = 0.1 ms): axonal vs Brian2 vs BrainPy.
 
     bash benchmarks/setup_coba.sh                     # venvs .bench-venvs/brian2 and .bench-venvs/brainpy
-    python benchmarks/coba.py                         # 3 rounds (seeds 0, 1, 2) of both presets
-    python benchmarks/coba.py --write-md              # ... then rewrite the COBA table in BENCHMARKS.md
-    python benchmarks/coba.py --quick                 # 100 ms, one round, one preset (smoke run)
+    python -m benchmarks.coba                         # 3 rounds (seeds 0, 1, 2) of both presets
+    python -m benchmarks.coba --write-md              # ... then rewrite the COBA table in BENCHMARKS.md
+    python -m benchmarks.coba --quick                 # 100 ms, one round, one preset (smoke run)
 
 Method. Every run is a fresh worker process (``coba_workers.py``) on its library's own
 interpreter: axonal on this one, Brian2 2.9 (cython target, runtime mode) and BrainPy in
@@ -36,10 +36,10 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
 
-from axonal.metrics.spike_statistics import isi_cv  # noqa: E402
-from axonal.reservoir.coba import load_coba_config  # noqa: E402
+from axonal.metrics.spike_statistics import isi_cv
+from axonal.reservoir.coba import load_coba_config
+from axonal.train import environment
 
 PYTHONS = {
     "axonal": Path(sys.executable),
@@ -56,11 +56,12 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
 def run_worker(lib: str, cfg: dict, seed: int, timeout: float = 900.0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "spikes.npz"
-        env = {**os.environ, **THREAD_ENV, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **THREAD_ENV}
         t0 = time.perf_counter()
-        p = subprocess.run([str(PYTHONS[lib]), str(HERE / "coba_workers.py"), lib, json.dumps(cfg),
+        # ``-m`` from the repository root: the axonal worker imports this checkout's axonal
+        p = subprocess.run([str(PYTHONS[lib]), "-m", "benchmarks.coba_workers", lib, json.dumps(cfg),
                             str(seed), str(out)], capture_output=True, text=True, env=env,
-                           timeout=timeout)
+                           timeout=timeout, cwd=ROOT)
         wall = time.perf_counter() - t0
         if p.returncode != 0 or not out.exists():
             raise RuntimeError(f"{lib} worker failed ({p.returncode}):\n{p.stderr[-3000:]}")
@@ -87,23 +88,17 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
-        commit += "+dirty" if dirty else ""
-    except OSError:
-        commit = "unknown"
-    return dict(cpu=cpu, cores=os.cpu_count(), load=os.getloadavg(), python=platform.python_version(),
-                commit=commit, date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    software = environment()
+    return dict(cpu=cpu, cores=os.cpu_count(), load=os.getloadavg(), python=software["python"],
+                commit=software["git_commit"], software=software,
+                date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
 
 def run_all(presets, libraries, rounds, duration_ms, log=print) -> dict:
     avail = [lib for lib in libraries if PYTHONS[lib].exists()]
     missing = [lib for lib in libraries if lib not in avail]
     result = dict(machine=machine(), presets={}, missing=missing, rounds=rounds,
-                  command="python " + " ".join(sys.argv))
+                  command=" ".join(["python", "-m", "benchmarks.coba", *sys.argv[1:]]))
     t_start = time.perf_counter()
     for preset in presets:
         cfg = load_coba_config(preset, {"duration_ms": float(duration_ms)}).to_dict()

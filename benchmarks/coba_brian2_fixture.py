@@ -2,7 +2,7 @@
 
 Run in the Brian2 venv (``bash benchmarks/setup_coba.sh brian2``)::
 
-    .bench-venvs/brian2/bin/python benchmarks/coba_brian2_fixture.py
+    .bench-venvs/brian2/bin/python -m benchmarks.coba_brian2_fixture
 
 500 LIF neurons (400 E, 100 I) with p = 0.16 (the COBA in-degree of 80 at an eighth of the
 size), the COBA equations and weights with the 20 mV drive of the Brian2/BrainPy benchmark

@@ -1,6 +1,6 @@
 """One COBA run per process, for axonal, Brian2 (cython) or BrainPy: used by ``coba.py``.
 
-    python coba_workers.py LIBRARY CONFIG_JSON SEED OUT_NPZ
+    python -m benchmarks.coba_workers LIBRARY CONFIG_JSON SEED OUT_NPZ   # from the repository root
 
 Builds the COBA network of ``CONFIG_JSON`` (the fields of ``axonal.reservoir.coba.COBAConfig``)
 in LIBRARY, runs it twice for the configured duration (the first run includes any code

@@ -1,6 +1,6 @@
 """``compile_step`` (a user-written neuron, fused) vs a plain torch loop of the same step.
 
-Run: ``.venv/bin/python benchmarks/compiled_step.py [--repeats 9] [--threads 1]``.
+Run: ``.venv/bin/python -m benchmarks.compiled_step [--repeats 9] [--threads 1]``.
 Workload: T=100, B=32, N=512, float32. Two user neurons written as ``compile_step``
 functions: the quadratic integrate-and-fire of tests/test_compile_step.py (three learnable
 per-neuron parameters) and a LIF (learnable decay and threshold), which is also run through
@@ -25,12 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from axonal.kernels import CompiledNeuron, compile_step
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # this checkout's axonal, not an installed one
-
-import torch  # noqa: E402
-
-from axonal.kernels import CompiledNeuron, compile_step  # noqa: E402
 
 T, B, N = 100, 32, 512
 
@@ -107,14 +106,14 @@ def first_call_times():
     """Wall seconds from ``compile_step`` to the end of the first forward + backward in a
     fresh process (after ``import torch``): cold cache (trace, generate, compile), then warm
     (load the cached source and machine code)."""
-    code = ("import sys, time, torch; sys.path.insert(0, %r); t = time.perf_counter(); "
+    code = ("import time, torch; t = time.perf_counter(); "
             "from axonal.kernels import CompiledNeuron, compile_step; "
             "from benchmarks.compiled_step import qif_dynamics, qif_reset; "
             "step = compile_step(qif_dynamics, qif_reset, state=('v',), "
             "params=('a', 'v_c', 'theta')); "
             "mod = CompiledNeuron(step, 512, learn=('a',), a=0.3, v_c=0.2, theta=1.0); "
             "x = torch.rand(10, 2, 512, requires_grad=True); mod(x)[0].sum().backward(); "
-            "print(time.perf_counter() - t)" % str(ROOT))
+            "print(time.perf_counter() - t)")  # run in ROOT: ``-c`` puts it first on sys.path
     out = []
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ, AXONAL_CACHE_DIR=d)

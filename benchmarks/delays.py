@@ -10,7 +10,7 @@
 - ``eval form, dense``: integer one-hot kernel through the convolution;
 - ``eval form, event-driven``: integer delays under ``torch.no_grad`` on spikes (numba).
 
-Usage: ``python benchmarks/delays.py [--threads 2] [--repeats 5] [--json out.json]``.
+Usage: ``python -m benchmarks.delays [--threads 2] [--repeats 5] [--json out.json]``.
 Prints a table of median milliseconds.
 """
 from __future__ import annotations
@@ -18,18 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from axonal.network import Sequential  # noqa: E402
-from axonal.neurons import LIF  # noqa: E402
-from axonal.synapses.delay import DelayedLinear  # noqa: E402
+from axonal.network import Sequential
+from axonal.neurons import LIF
+from axonal.synapses.delay import DelayedLinear
 
 
 CPU_TIMES: dict = {}

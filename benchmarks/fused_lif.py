@@ -1,6 +1,6 @@
 """Fused numba LIF kernel vs the reference scan of ``lif_step``: inference and fwd+bwd time.
 
-Run: ``.venv/bin/python benchmarks/fused_lif.py [--repeats 20]``. Prints one row per workload
+Run: ``.venv/bin/python -m benchmarks.fused_lif [--repeats 20]``. Prints one row per workload
 (median milliseconds per call, after a warm-up call that also compiles or loads the cached
 kernels). Shapes: T=100 and T=250 with B=32, N=512, and T=100 with 16384 neurons in one batch
 row (the DESIGN note's workload).
@@ -11,12 +11,7 @@ import argparse
 import statistics
 import time
 
-import sys
-from pathlib import Path
-
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's axonal, not an installed one
 
 from axonal.neurons import LIF, AdaptiveLIF, CurrentBasedLIF, Recurrent
 

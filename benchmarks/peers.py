@@ -1,13 +1,13 @@
 """Speed and memory of axonal against snnTorch, SpikingJelly, Norse and a plain PyTorch loop.
 
-    python benchmarks/peers.py                 # full run (about 10 min on 2 cores)
-    python benchmarks/peers.py --quick         # smoke run: one workload, two rounds (< 1 min)
-    python benchmarks/peers.py --write-md      # full run, then rewrite the table in BENCHMARKS.md
-    python benchmarks/peers.py --from-json benchmarks/results/peers.json --markdown
+    python -m benchmarks.peers                 # full run (about 10 min on 2 cores)
+    python -m benchmarks.peers --quick         # smoke run: one workload, two rounds (< 1 min)
+    python -m benchmarks.peers --write-md      # full run, then rewrite the table in BENCHMARKS.md
+    python -m benchmarks.peers --from-json benchmarks/results/peers.json --markdown
 
 Workload and neuron semantics: see ``peer_workloads.py``. Method:
 
-1. One worker process per library (``peer_workloads.py --library X``), all on the same Python
+1. One worker process per library (``python -m benchmarks.peer_workloads --library X``), all on the same Python
    (by default the peers venv made by ``setup_peers.sh``), the same ``torch.set_num_threads``
    and the same OMP/MKL/numba thread counts.
 2. Per workload (config x input density x mode): every worker builds the same weights and input
@@ -38,8 +38,8 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peer_workloads import (  # noqa: E402
+from axonal.train import environment
+from benchmarks.peer_workloads import (
     CONFIGS, MARKER, REFERENCE_VARIANT, SEMANTICS, Config, make_problem, reference_lif,
 )
 
@@ -69,9 +69,10 @@ class Worker:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
             env[var] = str(threads)
         env["PYTHONWARNINGS"] = "ignore"
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+        # ``-m`` from the repository root: the worker imports this checkout's ``benchmarks`` and
+        # ``axonal`` (the root is first on its sys.path), whichever venv ``python`` belongs to
         self.proc = subprocess.Popen(
-            [python, str(HERE / "peer_workloads.py"), "--library", library, "--threads", str(threads)],
+            [python, "-m", "benchmarks.peer_workloads", "--library", library, "--threads", str(threads)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
             cwd=str(ROOT),
         )
@@ -193,17 +194,6 @@ def machine_info() -> dict:
 ENV_RECORDED = ("AXONAL_", "MALLOC_", "OMP_", "MKL_", "NUMBA_", "OPENBLAS_", "LD_PRELOAD")
 
 
-def git_commit() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
-        return rev + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 # ----------------------------------------------------------------------------- the run
 def run(args, log=print) -> dict:
     import torch
@@ -220,14 +210,16 @@ def run(args, log=print) -> dict:
                                          args.axonal_backend)
     if "axonal" not in workers:
         raise SystemExit(f"axonal itself cannot run in {args.python}: {unavailable.get('axonal')}")
+    software = environment()  # versions and commit of the axonal the workers import
     meta = {
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
+        "git_commit": software["git_commit"],
+        "software": software,
         "machine": machine_info(),
         "threads": args.threads,
         "axonal_backend": args.axonal_backend,
         "clock": args.clock,
-        "command": " ".join(["python", "benchmarks/peers.py", *(args.argv or [])]),
+        "command": " ".join(["python", "-m", "benchmarks.peers", *(args.argv or [])]),
         "rounds": args.rounds, "reps": args.reps, "mem_reps": args.mem_reps, "quick": args.quick,
         "python_for_workers": str(args.python),
         "versions": {lib: w.hello["version"] for lib, w in workers.items()},
@@ -376,7 +368,7 @@ def markdown(data: dict) -> str:
         f"**{'process CPU time' if meta.get('clock', 'wall') == 'cpu' else 'wall-clock time'}** per "
         "step unless marked wall-clock.",
         "",
-        f"Command: `{meta.get('command', 'python benchmarks/peers.py')}`"
+        f"Command: `{meta.get('command', 'python -m benchmarks.peers')}`"
         + "".join(f"; merged with `{x.get('command')}` ({x.get('date')}, load average "
                   f"{', '.join(f'{v:.2f}' for v in (x.get('machine') or {}).get('load_avg', []))} at start, "
                   f"{(x.get('wall_s') or 0) / 60:.1f} min"

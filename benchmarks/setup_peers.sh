@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create the benchmark venv .bench-venvs/peers from scratch: torch 2.13.0 (CPU build, pinned by
 # constraints.txt), snnTorch, SpikingJelly, Norse, and axonal itself in editable mode.
-#   bash benchmarks/setup_peers.sh && .bench-venvs/peers/bin/python benchmarks/peers.py
+#   bash benchmarks/setup_peers.sh && .bench-venvs/peers/bin/python -m benchmarks.peers
 # Kept apart from the project's .venv so that the peers' dependencies never leak into it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

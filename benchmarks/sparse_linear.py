@@ -1,6 +1,6 @@
 """Event-driven vs dense Linear on spike input, alone and fused with a LIF layer.
 
-Run: ``.venv/bin/python benchmarks/sparse_linear.py [--rounds 5] [--threads 1]``. Workload:
+Run: ``.venv/bin/python -m benchmarks.sparse_linear [--rounds 5] [--threads 1]``. Workload:
 binary spikes [T=100, B=32, 700] at each density, Linear 700 -> 512 without bias (the peer
 benchmark's layer), float32. Two tables of median (min) ms per call, inference (no grad) and
 training (forward + backward for the weight; the input needs no gradient, as for a first
@@ -23,12 +23,8 @@ import argparse
 import statistics
 import time
 
-import sys
-from pathlib import Path
-
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's axonal, not an installed one
 from torch import nn
 
 from axonal import LIF, Sequential

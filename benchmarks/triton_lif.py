@@ -21,7 +21,7 @@ timed with CUDA synchronisation after warm-up calls (the first call, which compi
 CuPy kernels, is reported separately), and the peak GPU memory of a training step.
 
 Run on a machine with a CUDA GPU and ``pip install triton`` (``spikingjelly`` and ``cupy``
-optional): ``python benchmarks/triton_lif.py [--neurons 16384 --batch 16 --steps 500]``.
+optional): ``python -m benchmarks.triton_lif [--neurons 16384 --batch 16 --steps 500]``.
 Without CUDA it exits with a message and status 2.
 """
 from __future__ import annotations
@@ -32,14 +32,11 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's axonal
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peer_workloads import DECAY, THRESHOLD, lif_loop  # noqa: E402  (one definition of the loop)
+from benchmarks.peer_workloads import DECAY, THRESHOLD, lif_loop  # one definition of the loop
 
 DEVICE = "cuda"
 

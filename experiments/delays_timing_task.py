@@ -21,7 +21,7 @@ the paper's (25 epochs of 1000 samples; positions at 30x the weights' learning r
 
 Usage::
 
-    python experiments/delays_timing_task.py --seeds 0 1 2 --out results.json
+    python -m experiments.delays_timing_task --seeds 0 1 2 --out results.json
 
 Writes a JSON file with every run and prints mean +- std per model. The three seeds take about
 5 minutes of CPU (one thread); on the shared 2-core machine, under a load average of 20-33, they
@@ -31,19 +31,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from axonal.data.timing_task import TimingTaskConfig, timing_task_splits  # noqa: E402
-from axonal.models.dcls_delays import DCLSDelaySNN  # noqa: E402
-from axonal.synapses.delay import delayed_layers  # noqa: E402
+from axonal.data.timing_task import TimingTaskConfig, timing_task_splits
+from axonal.models.dcls_delays import DCLSDelaySNN
+from axonal.synapses.delay import delayed_layers
+from axonal.train import environment
 
 
 def evaluate(model, x, y, batch_size=500, integer=True):
@@ -173,14 +169,10 @@ def main(argv=None):
               f"over {len(accs)} seeds{extra}")
     print(f"chance: {100 / args.classes:.1f}%")
     if args.out:
-        try:
-            commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                    cwd=Path(__file__).parent).stdout.strip()
-        except OSError:
-            commit = ""
+        env = environment()
         record = dict(args={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                      runs=runs, summary=summary, torch=torch.__version__, python=platform.python_version(),
-                      commit=commit)
+                      runs=runs, summary=summary, torch=env["torch"], python=env["python"],
+                      commit=env["git_commit"], environment=env)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(record, indent=2))
     return summary

@@ -23,25 +23,22 @@ regression, an upper bound), the readout peak time error |t_peak - L| and the co
 the peak amplitude with p_k. Then L switches from 30 to 50 ms and learning simply continues
 (no reset): the timing error right after the switch and after re-adaptation.
 
-    python experiments/izhikevich_three_factor.py [--seeds 0 1 2] [--out results.json]
+    python -m experiments.izhikevich_three_factor [--seeds 0 1 2] [--out results.json]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from axonal.learning import ThreeFactor  # noqa: E402
-from axonal.neurons.izhikevich import Izhikevich, IzhikevichState  # noqa: E402
-from axonal.neurons.lif import Recurrent, RecurrentState  # noqa: E402
+from axonal.learning import ThreeFactor
+from axonal.neurons.izhikevich import Izhikevich, IzhikevichState
+from axonal.neurons.lif import Recurrent, RecurrentState
 
 N_E, N_I, N_CUES, CUE_SIZE = 160, 40, 4, 20
 P_OUTCOME = torch.tensor([0.25, 0.5, 0.75, 1.0])

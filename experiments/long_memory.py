@@ -16,7 +16,7 @@ Every model is trained with Adam, early stopping on a validation split (best val
 accuracy restored), and evaluated once on the test split. Inputs of the HAR sets are
 z-normalised per channel with training statistics and fed raw (no spike encoding).
 
-    python experiments/long_memory.py [--seeds 0 1 2] [--tables har adding copy] [--quick]
+    python -m experiments.long_memory [--seeds 0 1 2] [--tables har adding copy] [--quick]
         [--epochs-scale 1.0] [--out results/long_memory.json]
 """
 from __future__ import annotations
@@ -24,10 +24,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import platform
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -35,10 +32,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from axonal.data.long_horizon import IGNORE_INDEX, DelayedRecall, DigitsAdding  # noqa: E402
-from axonal.models.long_memory import (  # noqa: E402
+from axonal.data.long_horizon import IGNORE_INDEX, DelayedRecall, DigitsAdding
+from axonal.models.long_memory import (
     ELMClassifier,
     L2MUClassifier,
     LMUClassifier,
@@ -47,6 +42,7 @@ from axonal.models.long_memory import (  # noqa: E402
     count_parameters,
     lstm_hidden_for_budget,
 )
+from axonal.train import environment
 
 SPIKING = {"l2mu_lif", "l2mu_cuba", "amsu", "lif", "alif"}
 PARTIAL: Path | None = None   # where finished runs are written as they come (set by main)
@@ -416,14 +412,6 @@ def table_copy(seeds, quick, scale, log, delays=(10, 50, 200), models=("lif", "a
     return rows
 
 
-def _git_commit():
-    try:
-        return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                                       stderr=subprocess.DEVNULL).decode().strip()
-    except Exception:
-        return None
-
-
 TABLES = {"har": (["dataset", "model"], "HAR / speech: test accuracy"),
           "adding": (["gap", "model"], "Two spike-coded digits separated by a gap"),
           "copy": (["delay", "model"], "Delayed recall (5 of 8 symbols), per-symbol accuracy (chance 12.5%)")}
@@ -431,7 +419,7 @@ TABLES = {"har": (["dataset", "model"], "HAR / speech: test accuracy"),
 
 def merge(paths, out):
     """Concatenate the runs of several result files table by table and summarise them again."""
-    merged = {"merged_from": list(paths), "commit": _git_commit()}
+    merged = {"merged_from": list(paths), "commit": environment()["git_commit"]}
     md = []
     for table, (keys, title) in TABLES.items():
         rows, seen = [], set()
@@ -478,7 +466,7 @@ def main(argv=None):
     log = lambda s: print(s, flush=True)
     t0 = time.time()
     results = {"seeds": args.seeds, "quick": args.quick, "epochs_scale": args.epochs_scale,
-               "torch": torch.__version__, "python": platform.python_version(), "commit": _git_commit(),
+               "torch": torch.__version__, "python": platform.python_version(), "commit": environment()["git_commit"],
                "config": config(args.quick, args.epochs_scale)}
     md = []
     if "har" in args.tables:

@@ -29,8 +29,8 @@ complexity, on the raw inputs and on the BPTT-trained (learned) layers' outputs.
 untuned initial intrinsic values, the paper's baseline; ``REFERENCE`` below is the grid's
 "default" point and the initial value of the main tables.
 
-    python experiments/meta_neuron.py [--seeds 0 1 2] [--quick] [--out results.json]
-    python experiments/meta_neuron.py --grid [--tasks markov] [--seeds 0 1 2] [--resume]
+    python -m experiments.meta_neuron [--seeds 0 1 2] [--quick] [--out results.json]
+    python -m experiments.meta_neuron --grid [--tasks markov] [--seeds 0 1 2] [--resume]
 """
 from __future__ import annotations
 
@@ -45,14 +45,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from axonal import LIF, Sequential  # noqa: E402
-from axonal.data.spike_trains import bernoulli_rate_code, markov_task, poisson_task  # noqa: E402
-from axonal.learning import STDP, PlasticLinear, Tempotron, local_train  # noqa: E402
-from axonal.metrics.complexity import LZCClassifier  # noqa: E402
-from axonal.neurons.meta import MetaNeuronLayer  # noqa: E402
+from axonal import LIF, Sequential
+from axonal.data.spike_trains import bernoulli_rate_code, markov_task, poisson_task
+from axonal.learning import STDP, PlasticLinear, Tempotron, local_train
+from axonal.metrics.complexity import LZCClassifier
+from axonal.neurons.meta import MetaNeuronLayer
 
 H = 10
 LR = 2e-2                  # Adam step of the weights (and, by default, of the intrinsics)
@@ -297,7 +294,7 @@ def main(argv=None):
     torch.set_num_threads(1)
     n_train, n_test, epochs, bs = (100, 100, 4, 25) if args.quick else (200, 200, 8, 25)
     if args.grid:
-        import meta_neuron_grid as grid
+        from experiments import meta_neuron_grid as grid
 
         if args.intrinsic_lr is None:
             args.intrinsic_lr = grid.INTRINSIC_LR

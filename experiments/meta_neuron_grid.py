@@ -32,7 +32,7 @@ intrinsics moved little in 64 steps (reference init, seed 0: under STDP the LIF 
 lr per step, so 2e-2 x 64 steps ~ 1.3 raw units cannot cross the grid's range (threshold 3 -> 1
 is 2 units; the log tau range is 1.6). 0.1 allows about 6. ``--intrinsic-lr`` changes it.
 
-    python experiments/meta_neuron.py --grid [--tasks ...] [--seeds 0 1 2] [--resume]
+    python -m experiments.meta_neuron --grid [--tasks ...] [--seeds 0 1 2] [--resume]
 """
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from axonal.train import environment
 
 GRID = {
     "default": dict(lif={}, meta={}, tempotron={}),
@@ -158,7 +159,7 @@ def _write(out, rows, args, n_train, n_test, epochs, lr_i, summary=None):
     """Rewrite the whole result file atomically (a temporary file, then rename)."""
     result = {"experiment": "meta_neuron_grid", "grid": GRID, "quick": args.quick, "n_train": n_train,
               "n_test": n_test, "epochs": epochs, "weight_lr": 2e-2, "intrinsic_lr": lr_i,
-              "runs": rows, "summary": summary, "torch": torch.__version__, "git": _git()}
+              "runs": rows, "summary": summary, "torch": torch.__version__, "git": environment()["git_commit"], "environment": environment()}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=1))
@@ -166,10 +167,3 @@ def _write(out, rows, args, n_train, n_test, epochs, lr_i, summary=None):
     return result
 
 
-def _git():
-    import subprocess
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None

@@ -13,13 +13,12 @@ The paper reports about 68% on the FPGA (its weights were trained offline in Sup
 3. STDP: the emulator learns W_FF on chip from zero-ish weights with the windowed +/-dw rule; a
    teacher current (the board's external input) drives the correct neuron and inhibits the others.
 
-    python experiments/neurocorex_digits.py [--seeds 0 1 2] [--quick] [--out results.json]
+    python -m experiments.neurocorex_digits [--seeds 0 1 2] [--quick] [--out results.json]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -28,11 +27,9 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from axonal import Sequential  # noqa: E402
-from axonal.data.spike_trains import bernoulli_rate_code  # noqa: E402
-from axonal.emulator import CoreConfig, NeuroCoreLIF, NeuroCoreXEmulator, encode, to_core_config  # noqa: E402
+from axonal import Sequential
+from axonal.data.spike_trains import bernoulli_rate_code
+from axonal.emulator import CoreConfig, NeuroCoreLIF, NeuroCoreXEmulator, encode, to_core_config
 
 T = 32
 

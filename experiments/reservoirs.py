@@ -17,10 +17,10 @@ with the same spectral-radius grid and a grid of mean target rates (same number 
 configurations). Tasks: memory capacity (uniform input, delays 1..60) and NARMA-10 (NRMSE);
 the readout is ridge regression; validation picks the configuration, test data scores it.
 
-    python experiments/reservoirs.py nalsm --seeds 0 1 2 [--steps 100] [--out nalsm.json]
-    python experiments/reservoirs.py nalsm-convergence --seeds 0 1 2 --astro-weight 0.015 --passes 5
-    python experiments/reservoirs.py adaptive --seeds 0 1 2 [--out adaptive.json]
-    python experiments/reservoirs.py summarize nalsm_seed0.json nalsm_seed1.json ...
+    python -m experiments.reservoirs nalsm --seeds 0 1 2 [--steps 100] [--out nalsm.json]
+    python -m experiments.reservoirs nalsm-convergence --seeds 0 1 2 --astro-weight 0.015 --passes 5
+    python -m experiments.reservoirs adaptive --seeds 0 1 2 [--out adaptive.json]
+    python -m experiments.reservoirs summarize nalsm_seed0.json nalsm_seed1.json ...
 """
 from __future__ import annotations
 
@@ -28,34 +28,26 @@ import argparse
 import itertools
 import json
 import platform
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from axonal.data.reservoir_tasks import as_time_major, memory_capacity_task, narma10  # noqa: E402
-from axonal.data.shipped import digits  # noqa: E402
-from axonal.encoding.rate import rate_encode  # noqa: E402
-from axonal.metrics.criticality import mr_branching_ratio, network_branching_factor, population_activity  # noqa: E402
-from axonal.metrics.reservoir import memory_capacity, nrmse, ridge_fit, ridge_predict  # noqa: E402
-from axonal.reservoir.adaptive import EIReservoir, heterogeneous_targets  # noqa: E402
-from axonal.reservoir.lsm import LiquidStateMachine, liquid_features  # noqa: E402
-from axonal.reservoir.nalsm import NALSMConfig, SpatialLiquid, input_layer_spikes  # noqa: E402
+from axonal.data.reservoir_tasks import as_time_major, memory_capacity_task, narma10
+from axonal.data.shipped import digits
+from axonal.encoding.rate import rate_encode
+from axonal.metrics.criticality import mr_branching_ratio, network_branching_factor, population_activity
+from axonal.metrics.reservoir import memory_capacity, nrmse, ridge_fit, ridge_predict
+from axonal.reservoir.adaptive import EIReservoir, heterogeneous_targets
+from axonal.reservoir.lsm import LiquidStateMachine, liquid_features
+from axonal.reservoir.nalsm import NALSMConfig, SpatialLiquid, input_layer_spikes
+from axonal.train import environment
 
 
 def provenance(args) -> dict:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent).stdout.strip()
-    except OSError:
-        commit = None
-    return dict(args=vars(args), commit=commit, torch=torch.__version__, numpy=np.__version__,
-                python=platform.python_version(), machine=platform.machine())
+    env = environment()
+    return dict(args=vars(args), commit=env["git_commit"], environment=env, machine=platform.machine())
 
 
 def mean_std(values):

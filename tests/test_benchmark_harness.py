@@ -6,15 +6,13 @@ the right workload and reports it faithfully.
 import io
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import peer_workloads as pw  # noqa: E402
-import peers  # noqa: E402
+from benchmarks import peer_workloads as pw
+from benchmarks import peers
 
 SMALL = pw.Config(T=30, B=4, n_in=40, n_out=16)
 

@@ -1,25 +1,13 @@
 """experiments/meta_neuron.py --grid: the summary arithmetic, the CLI checks, and that a learned
 run really moves its intrinsic parameters (a tiny real run of one grid point)."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-EXP = Path(__file__).resolve().parents[1] / "experiments"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, EXP / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+from experiments import meta_neuron, meta_neuron_grid
 
 
 @pytest.fixture(scope="module")
 def mods():
-    return _load("meta_neuron"), _load("meta_neuron_grid")
+    return meta_neuron, meta_neuron_grid
 
 
 def test_summary_per_point_and_grid_mean_are_known_values(mods):

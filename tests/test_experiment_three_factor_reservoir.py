@@ -1,21 +1,12 @@
 """Smoke test of experiments/izhikevich_three_factor.py (slow: runs the reservoir for real)."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-
-def _load():
-    path = Path(__file__).resolve().parents[1] / "experiments" / "izhikevich_three_factor.py"
-    spec = importlib.util.spec_from_file_location("izhikevich_three_factor", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from experiments import izhikevich_three_factor
 
 
 @pytest.mark.slow
 def test_error_modulated_readout_learns_outcome_probability():
-    r = _load().run(0, batches=10, switch_batches=1, n_test=96)
+    r = izhikevich_three_factor.run(0, batches=10, switch_batches=1, n_test=96)
     assert r["before"]["nmse"] == pytest.approx(1.0)           # w = 0 predicts nothing
     assert r["after"]["nmse"] < 0.95
     assert r["after"]["amplitude_probability_corr"] > 0.8      # amplitude grows with p_k

@@ -23,6 +23,8 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
+from .core import SequenceDataset
+
 __all__ = ["DigitsAdding", "DelayedRecall", "digit_spike_trains", "time_major_collate", "IGNORE_INDEX",
            "digits_adding_splits", "delayed_recall_splits"]
 
@@ -45,7 +47,7 @@ def time_major_collate(batch):
 
 
 def _digit_images(n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # lazy: importing scikit-learn costs about a second
 
     d = load_digits()
     keep = d.target < n_classes
@@ -146,8 +148,6 @@ class DelayedRecall(Dataset):
 
 
 def _as_sequence_dataset(x, y):
-    from .core import SequenceDataset
-
     return SequenceDataset(x, y)
 
 

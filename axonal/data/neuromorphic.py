@@ -34,6 +34,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from .core import SequenceDataset
+
 __all__ = [
     "AUDIO_DTYPE", "VISION_DTYPE", "EventDataset", "SHD_CHANNELS", "NMNIST_SENSOR",
     "read_shd", "read_ssc", "read_heidelberg", "write_heidelberg",
@@ -147,7 +149,7 @@ def check_events(events: np.ndarray, sensor_size: tuple[int, int, int], where: s
 def read_heidelberg(path: str | os.PathLike, n_channels: int = SHD_CHANNELS, n_classes: int | None = None,
                     limit: int | None = None) -> EventDataset:
     """Read an SHD or SSC HDF5 file into audio events (t in microseconds, x = channel, p = 0)."""
-    import h5py
+    import h5py  # lazy: only the SHD/SSC files need it, and its import loads the HDF5 library
 
     path = Path(path)
     if not path.exists():
@@ -212,7 +214,7 @@ def read_ssc(path: str | os.PathLike, limit: int | None = None) -> EventDataset:
 def write_heidelberg(path: str | os.PathLike, times: Sequence[np.ndarray], units: Sequence[np.ndarray],
                      labels: Sequence[int], extra: dict | None = None) -> None:
     """Write spikes in the published SHD/SSC HDF5 layout (times in seconds, units uint16)."""
-    import h5py
+    import h5py  # lazy: only the SHD/SSC files need it, and its import loads the HDF5 library
 
     if not (len(times) == len(units) == len(labels)):
         raise ValueError("write_heidelberg: times, units and labels must have the same length")
@@ -429,8 +431,6 @@ def heidelberg_splits(path: str | os.PathLike | None, kind: str = "shd", *, dt_m
     samples of each file (quick runs). Returns ``dict(train, test, [val], class_names, n_steps)``
     of :class:`axonal.data.core.SequenceDataset` for ``axonal.data.load_dataset``.
     """
-    from .core import SequenceDataset
-
     who = kind
     if path is None:
         raise ValueError(f"{who}: pass the folder with the {kind}_*.h5 files as the dataset option path=...; "
@@ -470,8 +470,6 @@ def nmnist_splits(path: str | os.PathLike | None, *, dt_ms: float = 10.0, n_step
     saccades); ``limit`` reads at most that many samples per split (the full training set is
     60000 x T x 2312 floats: mind the memory).
     """
-    from .core import SequenceDataset
-
     if path is None:
         raise ValueError("nmnist: pass the N-MNIST root folder (holding Train/ and Test/) as the "
                          "dataset option path=...; it cannot be downloaded here")
@@ -495,8 +493,6 @@ def event_folder_splits(path: str | os.PathLike | None, sensor_size: Sequence[in
     timestamps are microseconds, binned in ``dt_ms`` ms steps (``n_steps=None``: the longest
     sample). Class names are the training folder's sub-folders, sorted, used for both splits.
     """
-    from .core import SequenceDataset
-
     if path is None or sensor_size is None:
         raise ValueError("events: pass path=FOLDER (holding train/<class>/*.npy and test/<class>/*.npy) and "
                          "sensor_size=[width, height, polarities]")

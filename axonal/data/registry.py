@@ -19,7 +19,8 @@ from typing import Callable
 import torch
 
 from .core import DatasetInfo, DatasetSplits, SequenceDataset, fit_standardization, stratified_split
-from . import shipped, synthetic
+from . import neuromorphic, shipped, synthetic, timing_task
+from .long_horizon import delayed_recall_splits, digits_adding_splits
 
 __all__ = ["load_dataset", "available_datasets", "DATASETS"]
 
@@ -151,8 +152,6 @@ def load_dataset(name: str, *, seed: int = 0, val_fraction: float = 0.2, standar
 # ----------------------------------------------------------------------------- delays (issue 4)
 def _register_delay_datasets() -> None:
     """The timing task of the DCLS-Delays reproduction and the neuromorphic file readers."""
-    from . import neuromorphic, timing_task
-
     def _timing(seed, n_train=1000, n_test=1000, pattern_seed=0, n_channels=8, n_classes=10, seq_len=100,
                 max_offset=24, max_start=60, jitter=1, drop=0.1, noise_rate=0.02, min_spacing=3):
         cfg = dict(n_channels=n_channels, n_classes=n_classes, seq_len=seq_len, max_offset=max_offset,
@@ -205,8 +204,6 @@ _register_delay_datasets()
 # ----------------------------------------------------------------------------- long-horizon tasks (issue 6)
 def _digits_adding(seed, val_fraction, *, gap: int = 50, n_train: int = 1000, n_test: int = 400, repeat: int = 1,
                    n_classes: int = 5, label: str = "sum", data_seed: int = 0):
-    from .long_horizon import digits_adding_splits
-
     train, val, test, n_out = digits_adding_splits(gap=gap, n_train=n_train, n_test=n_test, repeat=repeat,
                                                    n_classes=n_classes, label=label, data_seed=data_seed,
                                                    val_fraction=val_fraction)
@@ -216,8 +213,6 @@ def _digits_adding(seed, val_fraction, *, gap: int = 50, n_train: int = 1000, n_
 
 def _delayed_recall(seed, val_fraction, *, delay: int = 50, n_train: int = 600, n_test: int = 300, length: int = 5,
                     n_symbols: int = 8, data_seed: int = 0):
-    from .long_horizon import delayed_recall_splits
-
     train, val, test = delayed_recall_splits(delay=delay, n_train=n_train, n_test=n_test, length=length,
                                              n_symbols=n_symbols, data_seed=data_seed, val_fraction=val_fraction)
     return dict(train=train, val=val, test=test, class_names=tuple(f"symbol{k}" for k in range(n_symbols)),

@@ -44,6 +44,7 @@ AEON_DATASETS = {
 
 
 def _import_aeon():
+    """aeon, imported on first use: it takes seconds to import and only the real datasets need it."""
     try:
         import aeon.datasets  # noqa: F401
     except ImportError as err:
@@ -69,7 +70,7 @@ def _sort_labels(labels) -> list[str]:
 def _aeon_raw(name: str, split: str):
     """``(list of [T_i, C] float32 arrays, labels as str)`` of one split, cached in-process."""
     _import_aeon()
-    from aeon.datasets import load_classification
+    from aeon.datasets import load_classification  # lazy, see _import_aeon
 
     expected = _aeon_data_dir() / name / f"{name}_{split.upper()}.ts"
     if not expected.exists():
@@ -222,7 +223,7 @@ DIGITS_SOURCE = ("UCI 'Optical Recognition of Handwritten Digits' (Alpaydin & Ka
 
 @functools.lru_cache(maxsize=1)
 def _digits_raw():
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # lazy: importing scikit-learn costs about a second
 
     d = load_digits()
     return d.images.astype(np.float32) / 16.0, d.target.astype(np.int64)

@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from .core import SequenceDataset
+
 __all__ = ["TimingTaskConfig", "timing_task_patterns", "timing_task", "timing_task_splits",
            "channel_count_table", "timing_task_datasets"]
 
@@ -155,8 +157,6 @@ def timing_task_datasets(n_train: int = 1000, n_test: int = 1000, *, seed: int =
                          **config) -> tuple:
     """``(train, test)`` :class:`axonal.data.core.SequenceDataset` (``x [N, T, C]``) for
     ``load_dataset("timing_task", ...)``; ``config`` are :class:`TimingTaskConfig` fields."""
-    from .core import SequenceDataset
-
     known = TimingTaskConfig.__dataclass_fields__
     unknown = sorted(set(config) - set(known))
     if unknown:

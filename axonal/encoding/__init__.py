@@ -17,6 +17,8 @@ name         function / module           input -> output
 """
 from __future__ import annotations
 
+import inspect
+
 from torch import nn
 
 from .delta import DeltaEncoder, DeltaState, delta_decode, delta_encode
@@ -40,7 +42,6 @@ def get_encoder(name: str, **kwargs) -> nn.Module:
     try:
         return cls(**kwargs)
     except TypeError as err:
-        import inspect
         known = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
         raise TypeError(f"encoder {name!r}: {err}; its options are {known}") from None
 

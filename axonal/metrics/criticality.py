@@ -110,7 +110,7 @@ def mr_branching_ratio(activity, max_lag: int = 20) -> MREstimate:
     (``scipy.optimize.curve_fit``, started from the log-linear fit). ``max_lag`` should span a
     few autocorrelation times ``-1 / ln m``.
     """
-    from scipy.optimize import curve_fit
+    from scipy.optimize import curve_fit  # lazy: scipy.optimize and .sparse cost ~0.4 s, 10x this package
 
     a = _activity_2d(activity, "mr_branching_ratio")
     if not isinstance(max_lag, int) or max_lag < 2:
@@ -153,7 +153,7 @@ def network_branching_factor(spikes, connectivity, window: int = 4, neurons=None
     ``neurons`` restricts the average to some neurons (default: all that spiked). Returns NaN
     when no neuron spikes inside the windows.
     """
-    import scipy.sparse as sp
+    import scipy.sparse as sp  # lazy, as scipy.optimize above
 
     s = _as_numpy(spikes, "network_branching_factor")
     if s.ndim == 2:

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..network import Temporal
+from ..neurons.base import NeuronModule
 from .report import LayerActivity, LayerSynOps, MonitorReport
 from .synops import _acc_dtype, _count_and_binary, _first_tensor, _primary, synops_rule
 
@@ -127,8 +128,6 @@ class SpikeMonitor:
         """Register the hooks (``__enter__`` does this)."""
         if self._handles:
             raise RuntimeError("SpikeMonitor is already attached; use one `with` block at a time")
-        from ..neurons.base import NeuronModule
-
         extra = self._resolve_record()
         root_name = type(self.model).__name__
         try:

@@ -43,6 +43,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..neurons import Recurrent
+
 
 class SynapticCount(NamedTuple):
     """One call of one layer: ``ops`` SynOps (ACs when ``binary`` else MACs), ``dense_macs``."""
@@ -177,13 +179,7 @@ def _recurrent_rule(m, args, kwargs, output):
     return recurrent_synops(m, _first_tensor(args, kwargs), state, _primary(output))
 
 
-def _register_axonal_rules() -> None:
-    from ..neurons import Recurrent
-
-    register_synops_rule(Recurrent, _recurrent_rule)
-
-
-_register_axonal_rules()
+register_synops_rule(Recurrent, _recurrent_rule)
 
 
 def _protocol_rule(m, args, kwargs, output) -> SynapticCount:
