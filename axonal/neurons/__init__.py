@@ -31,6 +31,7 @@ from .izhikevich import (  # noqa: E402
 )
 from .astrocyte import AstrocyteLIF, AstrocyteParams, AstrocyteState, astrocyte_lif_step  # noqa: E402
 from .readout import LeakyIntegrator, LeakyIntegratorParams, LeakyIntegratorState, leaky_integrator_step  # noqa: E402
+from .elm import BranchELM, ELMParams, ELMState, ExpressiveLeakyMemory, elm_step  # noqa: E402
 from .meta import (  # noqa: E402
     MetaNeuron,
     MetaNeuronLayer,
