@@ -254,7 +254,8 @@ def _traces_loop(x, tau, tau_s):
        dtype=st.sampled_from([torch.float32, torch.float64]), seed=st.integers(0, 10_000))
 def test_closed_form_traces_equal_the_loop_values_and_gradients(t, block, tau, wide, dtype, seed):
     """The block-matmul traces (no loop over steps) against the stepped recurrence."""
-    from axonal.learning import tempotron as tmod
+    from axonal.learning import tempotron
+    from axonal.neurons import readout as tmod
 
     g = torch.Generator().manual_seed(seed)
     x = (torch.rand(t, 2, 3, generator=g, dtype=dtype) < 0.3).to(dtype).requires_grad_()
@@ -262,7 +263,7 @@ def test_closed_form_traces_equal_the_loop_values_and_gradients(t, block, tau, w
     old = tmod._BLOCK, tmod._LOOP_WIDTH
     try:
         tmod._BLOCK, tmod._LOOP_WIDTH = block, (2 if wide else old[1])   # wide: the stepped form
-        fast = tmod.tempotron_kernel_traces(x, tau_t, tau_t / 4)
+        fast = tempotron.tempotron_kernel_traces(x, tau_t, tau_t / 4)
     finally:
         tmod._BLOCK, tmod._LOOP_WIDTH = old
     ref = _traces_loop(x, tau_t, tau_t / 4)

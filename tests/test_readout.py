@@ -83,3 +83,27 @@ def test_long_memory_readout_has_unit_dc_gain_and_streams():
     a, s = m(xs[:4])
     b, _ = m(xs[4:], s)
     torch.testing.assert_close(torch.cat([a, b]), full)
+
+
+@settings(max_examples=25, deadline=None)
+@given(t=st.integers(1, 30), block=st.integers(1, 8), decay=st.floats(0.05, 1.0), wide=st.booleans(),
+       start=st.booleans(), seed=st.integers(0, 999))
+def test_leaky_sum_closed_form_equals_the_step(t, block, decay, wide, start, seed):
+    """leaky_sum (block matmuls, or the stepped form for wide inputs) = the readout's step."""
+    from axonal.neurons import readout
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(t, 2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    v0 = torch.randn(2, 3, generator=g, dtype=torch.float64).requires_grad_() if start else None
+    d = torch.tensor(decay, dtype=torch.float64, requires_grad=True)
+    old = readout._LOOP_WIDTH
+    try:
+        readout._LOOP_WIDTH = 2 if wide else old
+        fast = readout.leaky_sum(x, d, v0, block=block)
+    finally:
+        readout._LOOP_WIDTH = old
+    ref = _loop(x, d, 1.0, v0)
+    torch.testing.assert_close(fast, ref)
+    inputs = [x, d] + ([v0] if start else [])
+    for a, b in zip(torch.autograd.grad(fast.square().sum(), inputs), torch.autograd.grad(ref.square().sum(), inputs)):
+        torch.testing.assert_close(a, b)

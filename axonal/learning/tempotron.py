@@ -32,8 +32,9 @@ import torch
 from torch import nn
 
 from ..neurons.base import check_sequence
+from ..neurons.readout import leaky_sum
 
-__all__ = ["Tempotron", "tempotron_kernel_traces", "tempotron_update", "leaky_sum"]
+__all__ = ["Tempotron", "tempotron_kernel_traces", "tempotron_update"]
 
 
 def _v0(tau, tau_s):
@@ -50,54 +51,6 @@ def _exp(v):
     return torch.exp(v) if isinstance(v, torch.Tensor) else math.exp(v)
 
 
-#: steps per block of the closed-form trace (a [L, L] matrix per block, a carry between blocks)
-#: and the width (B x inputs) from which the stepped loop is used instead. Measured on the
-#: 2-core machine, one thread, CPU ms per call: T=100, width 1600: loop 1.9, blocks 1.3;
-#: T=2000, width 400: loop 44, blocks 4.3; T=100, width 50: loop 0.9, blocks 0.2; but T=300,
-#: width 6400: loop 9.9, blocks 13 (wide rows make each step memory-bound, and the per-step
-#: overhead that the blocks save is small beside the L-fold arithmetic they add).
-_BLOCK = 32
-_LOOP_WIDTH = 4096
-
-
-def leaky_sum(x: torch.Tensor, decay: float | torch.Tensor, block: int | None = None) -> torch.Tensor:
-    """``a_t = decay a_{t-1} + x_t`` from ``a_{-1} = 0`` over the leading axis.
-
-    Narrow inputs (``B x features <= _LOOP_WIDTH``) skip the loop over steps: within a block of
-    ``L`` steps ``a = M x + decay^(k+1) a_carry`` with the causal ``M[t, s] = decay^(t-s)``, one
-    matmul per block. Wide inputs step the recurrence (faster there, see ``_LOOP_WIDTH``).
-    Differentiable in ``x`` and in ``decay`` (a scalar tensor); the two forms are equal up to
-    float rounding (tests/test_learning_rules.py).
-    """
-    t_len = x.shape[0]
-    if t_len == 0:
-        return x.clone()
-    flat = x.reshape(t_len, -1)
-    d = torch.as_tensor(decay, dtype=x.dtype, device=x.device)
-    if flat.shape[1] > _LOOP_WIDTH:
-        a, out = torch.zeros_like(flat[0]), []
-        for x_t in flat.unbind(0):
-            a = a * d + x_t
-            out.append(a)
-        return torch.stack(out).reshape(x.shape)
-    n = min(block or _BLOCK, t_len)
-    idx = torch.arange(n, device=x.device, dtype=x.dtype)
-    lag = idx[:, None] - idx[None, :]
-    causal = lag >= 0
-    mat = torch.where(causal, d ** lag.clamp(min=0), torch.zeros((), dtype=x.dtype, device=x.device))
-    carry_gain = d ** (idx + 1)                                        # decay^(k+1), k = 0..n-1
-    out, carry = [], None
-    for start in range(0, t_len, n):
-        xb = flat[start:start + n]
-        k = xb.shape[0]
-        ab = mat[:k, :k] @ xb
-        if carry is not None:
-            ab = ab + carry_gain[:k, None] * carry
-        carry = ab[-1]
-        out.append(ab)
-    return torch.cat(out).reshape(x.shape)
-
-
 def tempotron_kernel_traces(x: torch.Tensor, tau: float | torch.Tensor = 15.0,
                             tau_s: float | torch.Tensor | None = None, dt: float = 1.0) -> torch.Tensor:
     """``x [T, B, in]`` -> ``sum_{t_i < t} K(t - t_i)`` per input, ``[T, B, in]``.
@@ -105,7 +58,8 @@ def tempotron_kernel_traces(x: torch.Tensor, tau: float | torch.Tensor = 15.0,
     ``tau`` (and ``tau_s``) may be scalar tensors; the traces are then differentiable in them.
     The two exponential traces (``a <- a e^{-dt/tau} + x``, ``b <- b e^{-dt/tau_s} + x``) are
     linear and time-invariant, so they run in closed form by blocks of matmuls (``leaky_sum``)
-    instead of a Python loop over steps.
+    instead of a Python loop over steps
+    (``axonal.neurons.readout.leaky_sum``, the leaky integrator's closed form).
     """
     tau_s = tau / 4 if tau_s is None else tau_s
     ft, fs = (float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for v in (tau, tau_s))
