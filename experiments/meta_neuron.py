@@ -95,7 +95,7 @@ def make_layer(kind, learned, n_in, input_rate, init=None):
                      per_neuron=True, surrogate="fast_sigmoid")
         return neuron, list(neuron.parameters())
     layer = MetaNeuronLayer(n_in, H, **init, learn=MetaNeuronLayer.INTRINSIC if learned else ())
-    return layer, [p for n, p in layer.named_parameters() if n != "weight"]
+    return layer, list(layer.intrinsic_parameters().values())
 
 
 def intrinsic_values(obj):

@@ -115,3 +115,37 @@ def test_validation_and_gradients():
     clf = ELMClassifier(3, 4, num_memory=8, branch=True)
     out, _ = clf(torch.rand(7, 2, 3))
     assert clf.reduce(out).shape == (2, 4)
+
+
+@pytest.mark.parametrize("cls", [ExpressiveLeakyMemory, BranchELM])
+def test_neuron_contract_params_state_step_and_one_initial_state_signature(cls):
+    from axonal.neurons import neuron_class
+    from axonal.neurons.base import scan
+    from axonal.neurons.elm import ELMParams, ELMState, elm_step
+
+    torch.manual_seed(0)
+    elm = cls(6, 2, num_memory=4, num_branch=3, synapses_per_branch=2, learn_tau=True)
+    assert neuron_class({"v1": "elm", "v2": "branch_elm"}[cls.variant]) is cls
+    assert isinstance(elm.params(), ELMParams) and elm.params().variant == cls.variant
+    x = torch.randn(9, 3, 6)
+    st0 = elm.initial_state(x[0])
+    assert isinstance(st0, ELMState) and st0.m.shape == (3, 4)
+    out, st = elm(x)
+    ref, st_ref = scan(elm_step, x, st0, elm.step_params())        # the pure step, by hand
+    torch.testing.assert_close(out, ref)
+    a, s = elm(x[:4])
+    b, _ = elm(x[4:], s)
+    torch.testing.assert_close(torch.cat([a, b]), out)
+    out.sum().backward()
+    assert elm.tau_m_raw.grad is not None and elm.tau_m_raw.grad.abs().sum() > 0
+
+
+def test_elm_params_are_validated():
+    from axonal.neurons.elm import ELMParams
+
+    with pytest.raises(ValueError, match="tau_syn"):
+        ExpressiveLeakyMemory(2, 1, num_memory=2, tau_syn=-1.0)
+    with pytest.raises(ValueError, match="tau_max"):
+        ELMParams(tau_min=5.0, tau_max=2.0)
+    with pytest.raises(ValueError, match="variant"):
+        ELMParams(variant="v3")

@@ -258,3 +258,13 @@ def test_fuzz_framed_streams_only_raise_protocol_errors(data):
         return
     assert encode(cfg) is not None and decode(encode(cfg)) == cfg
     NeuroCoreXEmulator(data).run(np.zeros((2, 1, cfg.n_inputs), np.uint8))   # runs what it accepted
+
+
+def test_core_neuron_follows_the_neuron_contract():
+    from axonal.emulator import NeuroCoreLIF, NeuroCoreLIFParams
+    from axonal.neurons import neuron_class
+    from axonal.neurons.base import NeuronModule
+
+    assert neuron_class("neurocore_lif") is NeuroCoreLIF and issubclass(NeuroCoreLIF, NeuronModule)
+    assert "params" not in vars(NeuroCoreLIF)            # no override: learn rules come from Params
+    assert NeuroCoreLIFParams.learn_rules() == {"threshold": "positive", "leak": "positive", "bias": "free"}

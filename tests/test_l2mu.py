@@ -192,3 +192,44 @@ def test_fanout_and_memory_validation():
         L2MU(3, 4, 2, neuron="izhikevich")
     with pytest.raises(ValueError, match="time-major"):
         L2MU(3, 4, 2)(torch.randn(5, 3, 3, 2))
+
+
+def test_one_initial_state_signature_params_and_catalog_names():
+    from axonal.neurons.l2mu import L2MUState, LMUParams, LMUState
+
+    net = L2MU(3, 5, 2, order=3, output_size=2, neuron="cuba_lif", input_module=None)
+    x = torch.randn(7, 4, 3)
+    st = net.initial_state(x[0])
+    assert isinstance(st, L2MUState) and st.s_h.shape == (4, 5) and st.s_m.shape == (4, 6)
+    assert isinstance(net.params(), LMUParams) and net.params().order == 3
+    alias = L2MU(3, 5, 2, order=3, output_size=2, neuron="cuba", input_module=None)
+    assert type(alias.pop_u) is type(net.pop_u)
+    lmu = LMU(3, 5, 2, order=3)
+    lst = lmu.initial_state(x[0])
+    assert isinstance(lst, LMUState) and lst.m.shape == (4, 6)
+    full, _ = lmu(x)
+    a, s = lmu(x[:3])
+    b, _ = lmu(x[3:], s)
+    torch.testing.assert_close(torch.cat([a, b]), full)
+    with pytest.raises(ValueError, match="order"):
+        LMUParams(order=0)
+
+
+def test_input_module_runs_fused_and_equals_the_reference():
+    """The feed-forward input module takes its populations' fused kernels under auto."""
+    from axonal.neurons.l2mu import SpikingInputModule
+
+    torch.manual_seed(0)
+    fused = SpikingInputModule(3, 8, neuron="lif")
+    ref = SpikingInputModule(3, 8, neuron="lif", backend="reference")
+    ref.load_state_dict(fused.state_dict())
+    assert all(n.backend == "auto" for n in fused.neurons)
+    x = torch.randn(12, 2, 3) * 2
+    out_f, _ = fused(x)
+    out_r, _ = ref(x)
+    torch.testing.assert_close(out_f, out_r)
+    assert out_f.sum() > 0
+    g_f = torch.autograd.grad(out_f.sum(), list(fused.parameters()))
+    g_r = torch.autograd.grad(out_r.sum(), list(ref.parameters()))
+    for a, b in zip(g_f, g_r):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

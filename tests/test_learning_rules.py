@@ -236,6 +236,46 @@ def test_mixing_local_weights_with_gradient_on_intrinsics():
         local_train(layer, [(x, y)], loss_fn=loss_fn)
 
 
+def _traces_loop(x, tau, tau_s):
+    """The reference: the two exponential traces stepped one at a time."""
+    da, db = torch.exp(-1.0 / tau), torch.exp(-1.0 / tau_s)
+    t_peak = tau * tau_s * torch.log(tau / tau_s) / (tau - tau_s)
+    v0 = 1.0 / (torch.exp(-t_peak / tau) - torch.exp(-t_peak / tau_s))
+    a = b = torch.zeros_like(x[0])
+    out = []
+    for x_t in x.unbind(0):
+        a, b = a * da + x_t, b * db + x_t
+        out.append(v0 * (a - b))
+    return torch.stack(out)
+
+
+@settings(max_examples=25, deadline=None)
+@given(t=st.integers(1, 40), block=st.integers(1, 16), tau=st.floats(1.5, 60.0), wide=st.booleans(),
+       dtype=st.sampled_from([torch.float32, torch.float64]), seed=st.integers(0, 10_000))
+def test_closed_form_traces_equal_the_loop_values_and_gradients(t, block, tau, wide, dtype, seed):
+    """The block-matmul traces (no loop over steps) against the stepped recurrence."""
+    from axonal.learning import tempotron
+    from axonal.neurons import readout as tmod
+
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(t, 2, 3, generator=g, dtype=dtype) < 0.3).to(dtype).requires_grad_()
+    tau_t = torch.tensor(tau, dtype=dtype, requires_grad=True)
+    old = tmod._BLOCK, tmod._LOOP_WIDTH
+    try:
+        tmod._BLOCK, tmod._LOOP_WIDTH = block, (2 if wide else old[1])   # wide: the stepped form
+        fast = tempotron.tempotron_kernel_traces(x, tau_t, tau_t / 4)
+    finally:
+        tmod._BLOCK, tmod._LOOP_WIDTH = old
+    ref = _traces_loop(x, tau_t, tau_t / 4)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(fast, ref, **tol)
+    w = torch.linspace(-1, 1, fast.numel(), dtype=dtype).reshape(fast.shape)
+    gf = torch.autograd.grad((fast * w).sum(), [x, tau_t])
+    gr = torch.autograd.grad((ref * w).sum(), [x, tau_t])
+    for a, b in zip(gf, gr):
+        torch.testing.assert_close(a, b, **tol)
+
+
 # ----------------------------------------------------------------------------- Tempotron intrinsics
 def test_tempotron_cost_gradient_in_weights_is_the_rule():
     """The rule is gradient descent on the Tempotron cost: -d(cost)/dw * B * out == dw / lr."""

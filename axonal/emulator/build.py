@@ -22,6 +22,7 @@ from torch import nn
 
 from ..network import Sequential
 from ..neurons.base import NeuronModule, NeuronParams, constant
+from ..neurons.catalog import register_neuron
 from ..surrogate import Surrogate
 from .core import run_engine, run_reference
 from .protocol import V_MAX, V_MIN, CoreConfig, decode, encode
@@ -65,9 +66,13 @@ def neurocore_lif_step(x, state: NeuroCoreLIFState, p: NeuroCoreLIFParams):
     return s, NeuroCoreLIFState(v, r)
 
 
+@register_neuron("neurocore_lif")
 class NeuroCoreLIF(NeuronModule):
     """The NeuroCoreX neuron for training in float: ``NeuroCoreLIF(10, threshold=1., leak=.05,
-    refractory=2, learn=("threshold", "leak"), per_neuron=True)``."""
+    refractory=2, learn=("threshold", "leak"), per_neuron=True)``. Registered as
+    ``"neurocore_lif"``. It runs the reference scan: the refractory counter and the floor are
+    branches (``where``/``clamp``) that ``compile_step``'s branch-free contract does not cover,
+    and the model exists to be trained, then quantised (``to_core_config``), not for speed."""
 
     Params = NeuroCoreLIFParams
     State = NeuroCoreLIFState

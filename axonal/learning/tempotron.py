@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..neurons.base import check_sequence
+from ..neurons.readout import leaky_sum
 
 __all__ = ["Tempotron", "tempotron_kernel_traces", "tempotron_update"]
 
@@ -55,20 +56,17 @@ def tempotron_kernel_traces(x: torch.Tensor, tau: float | torch.Tensor = 15.0,
     """``x [T, B, in]`` -> ``sum_{t_i < t} K(t - t_i)`` per input, ``[T, B, in]``.
 
     ``tau`` (and ``tau_s``) may be scalar tensors; the traces are then differentiable in them.
+    The two exponential traces (``a <- a e^{-dt/tau} + x``, ``b <- b e^{-dt/tau_s} + x``) are
+    linear and time-invariant, so they run in closed form by blocks of matmuls (``leaky_sum``)
+    instead of a Python loop over steps
+    (``axonal.neurons.readout.leaky_sum``, the leaky integrator's closed form).
     """
     tau_s = tau / 4 if tau_s is None else tau_s
     ft, fs = (float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for v in (tau, tau_s))
     if not (ft > 0 and fs > 0 and ft != fs):
         raise ValueError(f"need tau > 0, tau_s > 0 and tau != tau_s; got {ft}, {fs}")
     da, db, v0 = _exp(-dt / tau), _exp(-dt / tau_s), _v0(tau, tau_s)
-    a = torch.zeros_like(x[0])
-    b = torch.zeros_like(x[0])
-    out = []
-    for x_t in x.unbind(0):
-        a = a * da + x_t
-        b = b * db + x_t
-        out.append(v0 * (a - b))
-    return torch.stack(out)
+    return v0 * (leaky_sum(x, da) - leaky_sum(x, db))
 
 
 def tempotron_update(kernels: torch.Tensor, potential: torch.Tensor, target: torch.Tensor,

@@ -6,7 +6,8 @@ Dilated Convolutions with Learnable Spacings", ICLR 2024 (arXiv 2306.17670).
 Architecture: each hidden block is a delayed synapse layer (:class:`DelayedLinear`, no bias)
 -> BatchNorm1d (per channel, statistics over batch and time) -> LIF (hard reset to 0, ATan
 surrogate with alpha = 5, decay ``1 - 1/tau``) -> Dropout; a final delayed layer drives
-non-spiking leaky readout neurons whose membrane is the output. The loss (``loss='sum'`` in
+non-spiking leaky readout neurons whose membrane is the output (``neurons.readout.LeakyIntegrator``,
+the paper's decay converted by :func:`readout_tau`). The loss (``loss='sum'`` in
 the paper) takes a softmax over classes at every step, sums it over time and applies
 cross-entropy to that sum (:func:`summed_softmax_loss`); the prediction is the argmax of the
 same sum.
@@ -35,7 +36,9 @@ from torch.nn import functional as F
 
 from ..config import _Section, check_layer_sizes
 from ..network import Sequential
+from ..functional import tau_from_decay
 from ..neurons import LIF
+from ..neurons.readout import LeakyIntegrator
 from ..surrogate import ATan
 from ..synapses.delay import DelayedLinear, clamp_positions, delay_param_groups, set_sigma, sigma_schedule
 
@@ -66,26 +69,17 @@ def summed_softmax_predict(membrane: torch.Tensor) -> torch.Tensor:
     return F.softmax(membrane, dim=-1).sum(0).argmax(-1)
 
 
-class LeakyReadout(nn.Module):
-    """Non-spiking leaky integrator ``v_t = decay v_{t-1} + I_t`` returning the membrane [T, B, C].
+def readout_tau(tau_dcls: float) -> float:
+    """The library ``tau`` (decay ``exp(-1/tau)``) of DCLS's leak ``V <- (1 - 1/tau_dcls) V + I``.
 
-    The paper's readout is a LIF with threshold 1e9 (never spikes), which is exactly this.
+    DCLS states the per-step decay as ``1 - 1/tau_dcls`` (SpikingJelly's convention); everything
+    in ``axonal.neurons`` states it as ``exp(-dt/tau)``. The readout keeps the paper's dynamics
+    with ``tau = -1 / log(1 - 1/tau_dcls)`` (the same decay to float rounding). ``tau_dcls = 1``
+    (decay 0, a memory-less readout that passes its input through) maps to ``tau = 1e-3``, whose
+    decay ``exp(-1000)`` underflows to exactly 0.
     """
-
-    def __init__(self, decay: float):
-        super().__init__()
-        if not 0 <= decay < 1:
-            raise ValueError(f"LeakyReadout: decay must lie in [0, 1), got {decay}")
-        self.decay = float(decay)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.decay == 0:
-            return x
-        out, v = [], torch.zeros_like(x[0])
-        for x_t in x.unbind(0):
-            v = self.decay * v + x_t
-            out.append(v)
-        return torch.stack(out)
+    decay = 1.0 - 1.0 / tau_dcls
+    return 1e-3 if decay <= 0 else tau_from_decay(decay)
 
 
 class DCLSDelaySNN(nn.Module):
@@ -135,7 +129,9 @@ class DCLSDelaySNN(nn.Module):
                 if dropout > 0:
                     layers.append(nn.Dropout(dropout))
         self.net = Sequential(*layers)
-        self.readout = LeakyReadout(decay)
+        # the paper's readout is a LIF that never fires (threshold 1e9): a leaky integrator whose
+        # decay 1 - 1/tau is converted to the library's tau (readout_tau)
+        self.readout = LeakyIntegrator(out_features, tau=readout_tau(tau))
         n_delay_layers = len(sizes) - 1
         self.pad_steps = n_delay_layers * (self.max_delay // 2) if (pad_end and delays != "none") else 0
 
@@ -153,7 +149,8 @@ class DCLSDelaySNN(nn.Module):
         if self.pad_steps:
             x = torch.cat([x, x.new_zeros(self.pad_steps, *x.shape[1:])], 0)
         h, _ = self.net(x)
-        return self.readout(h)
+        v, _ = self.readout(h)
+        return v
 
     # -- training helpers (the paper's recipe) --------------------------------------------------
     def param_groups(self, lr_weights: float = 1e-3, lr_positions: float = 0.1,

@@ -25,15 +25,17 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from ..functional import tau_from_decay
 from ..network import Temporal, apply_per_step
 from ..neurons import LIF, AdaptiveLIF, Recurrent
 from ..neurons.astrocyte import AstrocyteLIF
 from ..neurons.base import check_sequence
 from ..neurons.elm import BranchELM, ExpressiveLeakyMemory
 from ..neurons.l2mu import L2MU, LMU
+from ..neurons.readout import LeakyIntegrator
 
 __all__ = ["L2MUClassifier", "LMUClassifier", "ELMClassifier", "SpikingRNNClassifier", "LSTMClassifier",
-           "LeakyReadout", "count_parameters", "lstm_parameter_count", "lstm_hidden_for_budget",
+           "count_parameters", "lstm_parameter_count", "lstm_hidden_for_budget",
            "reduce_output"]
 
 
@@ -124,26 +126,12 @@ class ELMClassifier(_SequenceModel):
         return self.net(x, state)
 
 
-class LeakyReadout(Temporal):
-    """Non-spiking leaky-integrator output neurons: ``v_t = decay * v_{t-1} + (1 - decay) * x_t``.
-
-    ``forward(x [T, B, N], state=None) -> (v [T, B, N], v_T)``. The ``1 - decay`` factor makes
-    the DC gain 1, so the scale of the logits does not depend on ``decay``.
-    """
-
-    def __init__(self, decay: float = 0.9):
-        super().__init__()
-        if not 0 <= decay < 1:
-            raise ValueError(f"LeakyReadout: decay must lie in [0, 1), got {decay}")
-        self.decay = float(decay)
-
-    def forward(self, x, state=None):
-        v = x.new_zeros(x.shape[1:]) if state is None else state
-        outs = []
-        for x_t in x.unbind(0):
-            v = self.decay * v + (1 - self.decay) * x_t
-            outs.append(v)
-        return torch.stack(outs), v
+def _readout(size: int, decay: float) -> LeakyIntegrator:
+    """Leaky readout of per-step decay ``decay`` in [0, 1) and unit DC gain."""
+    if not (isinstance(decay, (int, float)) and 0 <= decay < 1):
+        raise ValueError(f"readout decay must lie in [0, 1), got {decay!r}")
+    # decay 0 (no memory): tau = 1e-3, whose decay exp(-1000) underflows to exactly 0
+    return LeakyIntegrator(size, tau=1e-3 if decay == 0 else tau_from_decay(decay), unit_gain=True)
 
 
 class SpikingRNNClassifier(_SequenceModel):
@@ -182,7 +170,8 @@ class SpikingRNNClassifier(_SequenceModel):
             self.inp.weight.mul_(input_gain)
         self.rec = Recurrent(pop)
         self.out = nn.Linear(hidden_size, n_classes)
-        self.read = LeakyReadout(readout_decay)
+        # v_t = d v_{t-1} + (1 - d) x_t: the library's leaky integrator with unit DC gain
+        self.read = _readout(n_classes, readout_decay)
 
     def forward(self, x, state=None):
         s_rec, s_read = (None, None) if state is None else state

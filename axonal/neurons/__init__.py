@@ -30,6 +30,15 @@ from .izhikevich import (  # noqa: E402
     izhikevich_step,
 )
 from .astrocyte import AstrocyteLIF, AstrocyteParams, AstrocyteState, astrocyte_lif_step  # noqa: E402
-from .meta import MetaNeuronLayer, MetaNeuronParams, MetaNeuronState, meta_neuron_step  # noqa: E402
+from .readout import LeakyIntegrator, LeakyIntegratorParams, LeakyIntegratorState, leaky_integrator_step  # noqa: E402
+from .elm import BranchELM, ELMParams, ELMState, ExpressiveLeakyMemory, elm_step  # noqa: E402
+from .meta import (  # noqa: E402
+    MetaNeuron,
+    MetaNeuronLayer,
+    MetaNeuronParams,
+    MetaNeuronState,
+    StochasticSynapse,
+    meta_neuron_step,
+)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -33,6 +33,15 @@ Why these choices:
   1`` one shared astrocyte signal for the population (the mean runs over the last axis).
 - The astrocyte integrates the spikes of the same step (``s_t``) and acts from the next step
   on (``a_{t-1}``), so the unit stays causal and the step is a pure function.
+
+Fast path: with ``spread == 0`` every unit is independent (elementwise), and a ``compiled``
+kernel (``compile_step``) runs the whole sequence in one fused scan; ``backend="auto"`` takes it
+on the CPU. ``spread > 0`` couples the units through the population mean, which an
+elementwise scan cannot express: the kernel declines and the reference scan runs. The
+compiled reset sees the spike through ``detach_reset`` in all its uses, whereas this step feeds
+the astrocyte the undetached spike; the two differ only in gradients, so with
+``detach_reset=True`` the kernel runs when no gradient is taken (inference) and declines
+otherwise.
 """
 from __future__ import annotations
 
@@ -43,8 +52,10 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..surrogate import Surrogate
 from ..functional import decay_factor
+from ..kernels.registry import register_kernel
+from ..surrogate import Surrogate
+from ._fused import CompiledKernel
 from .base import NeuronModule, NeuronParams, constant
 from .catalog import register_neuron
 from .lif import apply_reset
@@ -100,3 +111,47 @@ class AstrocyteLIF(NeuronModule):
     Params = AstrocyteParams
     State = AstrocyteState
     step = staticmethod(astrocyte_lif_step)
+
+
+# ----------------------------------------------------------------------------- fused kernel
+def _astro_dynamics(x, v, a, beta, alpha, theta, gamma, kappa):
+    v = beta * v + x + gamma * a
+    return v - (theta + kappa * a), v, a
+
+
+def _astro_subtract(s, v, a, beta, alpha, theta, gamma, kappa):
+    return v - s * (theta + kappa * a), alpha * a + (1 - alpha) * s
+
+
+def _astro_zero(s, v, a, beta, alpha, theta, gamma, kappa):
+    return v * (1 - s), alpha * a + (1 - alpha) * s
+
+
+def _astro_none(s, v, a, beta, alpha, theta, gamma, kappa):
+    return v, alpha * a + (1 - alpha) * s
+
+
+def _needs_grad(params, x, state) -> bool:
+    if not torch.is_grad_enabled():
+        return False
+    tensors = [x, *state] + [getattr(params, n) for n in AstrocyteParams.learn_rules()]
+    return any(isinstance(t, torch.Tensor) and t.requires_grad for t in tensors)
+
+
+def _astro_check(params, x, state) -> str:
+    if params.spread != 0:
+        return (f"spread={params.spread} couples the units through the population mean; the "
+                "compiled kernel is elementwise (spread=0 only)")
+    if params.detach_reset and _needs_grad(params, x, state):
+        return ("with detach_reset=True the compiled reset would also detach the spike the astrocyte "
+                "integrates, which changes the gradient; set detach_reset=False for the fused "
+                "training path")
+    return ""
+
+
+register_kernel(AstrocyteParams, "compiled", CompiledKernel(
+    _astro_dynamics, {"subtract": _astro_subtract, "zero": _astro_zero, "none": _astro_none},
+    state=("v", "a"), params=("beta", "alpha", "theta", "gamma", "kappa"),
+    bind=lambda p: (decay_factor(p.tau_mem, p.dt), decay_factor(p.tau_astro, p.dt), p.threshold,
+                    p.current_gain, p.threshold_gain),
+    check=_astro_check))

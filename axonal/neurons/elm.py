@@ -34,15 +34,18 @@ the trainable parameter counts are 4,601 / 5,852 / 8,002 / 19,252 / 54,002 for d
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 import torch
 from torch import nn
 
 from ..network import Temporal
-from .base import check_positive, check_sequence
+from .base import NeuronParams, check_sequence, constant, scan
+from .catalog import register_neuron
 
-__all__ = ["ExpressiveLeakyMemory", "BranchELM", "ELMState", "log_spaced_taus", "scaled_sigmoid",
+__all__ = ["ExpressiveLeakyMemory", "BranchELM", "ELMParams", "ELMState", "ELMStepParams", "elm_step",
+           "elm_gains", "log_spaced_taus", "scaled_sigmoid",
            "inverse_scaled_sigmoid", "scaled_tanh", "neuronio_routing_indices"]
 
 ROUTINGS = (None, "random", "neuronio")
@@ -88,11 +91,77 @@ def neuronio_routing_indices(num_input: int, num_branch: int, per_branch: int):
     return interlaced[pos.clamp(max=num_input - 1)].flatten(), valid.flatten().float()
 
 
+@dataclass(frozen=True)
+class ELMParams(NeuronParams):
+    """The constants of an ELM neuron (validated; none is learned through a learn rule).
+
+    The unit's learned tensors are weights of its dendritic tree and memory (``w_s``, the MLP,
+    the readout) and the memory time constants ``tau_m``; the module holds them as parameters
+    and resolves them once per pass into ``ELMStepParams``. ``tau_m`` is kept inside
+    ``[tau_min, tau_max]`` by a scaled sigmoid, as in the paper (an interval, which none of the
+    library's learn rules expresses).
+    """
+
+    #: synaptic trace (v1) or branch (v2) time constant, in steps of dt; fixed
+    tau_syn: float = constant(5.0, check="positive")
+    tau_min: float = constant(1.0, check="positive")
+    tau_max: float = constant(1000.0, check="positive")
+    lambda_value: float = constant(5.0, check="positive")
+    dt: float = constant(1.0, check="positive")
+    variant: str = "v1"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.tau_max > self.tau_min:
+            raise ValueError(f"tau_max ({self.tau_max}) must exceed tau_min ({self.tau_min})")
+        if self.variant not in ("v1", "v2"):
+            raise ValueError(f"ELM variant must be 'v1' (ELM) or 'v2' (Branch-ELM), got {self.variant!r}")
+
+
 class ELMState(NamedTuple):
     trace: torch.Tensor   # v1: synaptic traces [B, n_synapse]; v2: branch states [B, n_branch]
     m: torch.Tensor       # memory [B, d_m]
 
 
+class ELMStepParams(NamedTuple):
+    """Everything one ELM step reads, resolved once per pass (``ExpressiveLeakyMemory.step_params``)."""
+
+    variant: str
+    num_branch: int
+    synapses_per_branch: int
+    w_s: torch.Tensor          # synaptic weights >= 0 [n_synapse]
+    kappa_trace: torch.Tensor  # trace (v1) / branch (v2) decay
+    kappa_m: torch.Tensor      # memory decay [d_m]
+    write_gain: torch.Tensor   # memory write gain [d_m]
+    mlp: Callable              # [B, n_branch + d_m] -> [B, d_m]
+    readout: Callable          # [B, d_m] -> [B, num_output]
+
+
+def elm_gains(tau_m: torch.Tensor, p: ELMParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """Memory decay ``kappa_m = exp(-dt / tau_m)`` and write gain: ``lambda (1 - kappa_m)`` (v1)
+    or ``1 - exp(-dt lambda / tau_m)`` (v2)."""
+    tau = tau_m.clamp(min=1e-6)
+    kappa_m = torch.exp(-p.dt / tau)
+    if p.variant == "v1":
+        return kappa_m, p.lambda_value * (1 - kappa_m)
+    return kappa_m, 1 - torch.exp(-p.dt * p.lambda_value / tau)
+
+
+def elm_step(x_syn, state: ELMState, p: ELMStepParams):
+    """One ELM step on routed synaptic input ``x_syn [B, n_synapse]``; returns ``(y, state)``."""
+    b = x_syn.shape[0]
+    if p.variant == "v1":
+        trace = p.kappa_trace * state.trace + p.w_s * x_syn
+        branch = trace.view(b, p.num_branch, p.synapses_per_branch).sum(-1)
+    else:
+        inp = (p.w_s * x_syn).view(b, p.num_branch, p.synapses_per_branch).sum(-1)
+        trace = branch = p.kappa_trace * state.trace + inp
+    mk = p.kappa_m * state.m
+    m = mk + p.write_gain * scaled_tanh(p.mlp(torch.cat([branch, mk], dim=-1)))
+    return p.readout(m), ELMState(trace, m)
+
+
+@register_neuron("elm")
 class ExpressiveLeakyMemory(Temporal):
     """ELM neuron (v1). ``forward(x [T, B, num_input], state=None) -> (y [T, B, num_output], ELMState)``.
 
@@ -101,9 +170,16 @@ class ExpressiveLeakyMemory(Temporal):
     (memory time constants, log-spaced), ``learn_tau``, ``w_s_init`` (0.5), ``num_branch``,
     ``synapses_per_branch``, ``routing`` (None, "random", "neuronio"), ``dt``.
     For classification read the last step, ``y[-1]``.
+
+    The neuron contract: ``Params`` (``ELMParams``), ``State`` (``ELMState``), the pure
+    ``step`` (``elm_step``, run by the generic ``scan``) and ``initial_state(x_t)``. The step is
+    a small MLP inside a recurrence, so no fused kernel applies.
     """
 
     variant = "v1"
+    Params = ELMParams
+    State = ELMState
+    step = staticmethod(elm_step)
 
     def __init__(self, num_input: int, num_output: int, num_memory: int = 100, lambda_value: float = 5.0,
                  mlp_layers: int = 1, mlp_hidden: int | None = None, tau_syn: float = 5.0,
@@ -117,10 +193,8 @@ class ExpressiveLeakyMemory(Temporal):
                 raise ValueError(f"{type(self).__name__}: {k} must be a positive int, got {v!r}")
         if mlp_layers < 0:
             raise ValueError(f"mlp_layers must be >= 0, got {mlp_layers}")
-        for k, v in dict(lambda_value=lambda_value, tau_syn=tau_syn, tau_min=tau_min, dt=dt).items():
-            check_positive(k, v)
-        if not tau_max > tau_min:
-            raise ValueError(f"tau_max ({tau_max}) must exceed tau_min ({tau_min})")
+        self._params = ELMParams(tau_syn=tau_syn, tau_min=tau_min, tau_max=tau_max,
+                                 lambda_value=lambda_value, dt=dt, variant=self.variant)
         if routing not in ROUTINGS:
             raise ValueError(f"routing must be one of {ROUTINGS}, got {routing!r}")
         self.num_input, self.num_output, self.num_memory = num_input, num_output, num_memory
@@ -175,58 +249,36 @@ class ExpressiveLeakyMemory(Temporal):
             return x
         return x.index_select(-1, self.route_index) * self.route_mask
 
-    def initial_state(self, batch: int, like: torch.Tensor) -> ELMState:
-        return ELMState(like.new_zeros(batch, self.tau_trace.shape[0]), like.new_zeros(batch, self.num_memory))
+    def params(self) -> ELMParams:
+        """The neuron's constants."""
+        return self._params
 
-    def step(self, x_syn, state: ELMState, w_s, kappa_trace, kappa_m, write_gain):
-        """One step on routed synaptic input ``x_syn [B, n_synapse]``; returns ``(y, state)``."""
-        b = x_syn.shape[0]
-        s = kappa_trace * state.trace + w_s * x_syn
-        branch = s.view(b, self.num_branch, self.synapses_per_branch).sum(-1)
-        mk = kappa_m * state.m
-        dm = scaled_tanh(self.mlp(torch.cat([branch, mk], dim=-1)))
-        m = mk + write_gain * dm
-        return self.readout(m), ELMState(s, m)
+    def initial_state(self, x_t: torch.Tensor) -> ELMState:
+        """Zero traces and memory for one input step ``x_t [B, num_input]``."""
+        b = x_t.shape[0]
+        return ELMState(x_t.new_zeros(b, self.tau_trace.shape[0]), x_t.new_zeros(b, self.num_memory))
 
-    def _gains(self, dtype, device):
-        kappa_m = torch.exp(-self.dt / self.tau_m.clamp(min=1e-6)).to(dtype)
-        return kappa_m, (self.lambda_value * (1 - kappa_m))
+    def step_params(self, dtype: torch.dtype = torch.float32) -> ELMStepParams:
+        """The step's inputs for this pass (learned tensors resolved, in ``dtype``)."""
+        kappa_m, gain = elm_gains(self.tau_m, self._params)
+        return ELMStepParams(self.variant, self.num_branch, self.synapses_per_branch,
+                             self.w_s.to(dtype), torch.exp(-self.dt / self.tau_trace).to(dtype),
+                             kappa_m.to(dtype), gain.to(dtype), self.mlp, self.readout)
 
     def forward(self, x: torch.Tensor, state: ELMState | None = None):
         check_sequence(x, (self.num_input,), type(self).__name__)
         if state is None:
-            state = self.initial_state(x.shape[1], x)
+            state = self.initial_state(x[0] if x.shape[0] else x.new_zeros(x.shape[1:]))
         elif not isinstance(state, ELMState) or state.m.shape[0] != x.shape[1]:
             raise ValueError(f"{type(self).__name__}: state must be the ELMState returned for the same batch; "
                              "pass state=None to start fresh")
-        w_s = self.w_s.to(x.dtype)
-        kappa_trace = torch.exp(-self.dt / self.tau_trace).to(x.dtype)
-        kappa_m, gain = self._gains(x.dtype, x.device)
-        syn = self.route(x)
-        ys = []
-        for x_t in syn.unbind(0):
-            y, state = self.step(x_t, state, w_s, kappa_trace, kappa_m, gain)
-            ys.append(y)
-        return torch.stack(ys), state
+        return scan(elm_step, self.route(x), state, self.step_params(x.dtype))
 
 
+@register_neuron("branch_elm")
 class BranchELM(ExpressiveLeakyMemory):
     """Branch-ELM (the paper's v2): leaky branch states instead of per-synapse traces, and the
     memory write gated by ``1 - exp(-dt lambda / tau_m)``. Same arguments as the ELM
     (``tau_syn`` is the branch time constant tau_b)."""
 
     variant = "v2"
-
-    def step(self, x_syn, state: ELMState, w_s, kappa_trace, kappa_m, write_gain):
-        b = x_syn.shape[0]
-        inp = (w_s * x_syn).view(b, self.num_branch, self.synapses_per_branch).sum(-1)
-        branch = kappa_trace * state.trace + inp
-        mk = kappa_m * state.m
-        dm = scaled_tanh(self.mlp(torch.cat([branch, mk], dim=-1)))
-        m = mk + write_gain * dm
-        return self.readout(m), ELMState(branch, m)
-
-    def _gains(self, dtype, device):
-        tau = self.tau_m.clamp(min=1e-6)
-        kappa_m = torch.exp(-self.dt / tau).to(dtype)
-        return kappa_m, (1 - torch.exp(-self.dt * self.lambda_value / tau)).to(dtype)

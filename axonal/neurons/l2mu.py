@@ -35,7 +35,8 @@ a three-layer module; its sizes are not published, the default width is 4x the c
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from dataclasses import dataclass
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -43,8 +44,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..network import Temporal, apply_per_step
-from .base import check_sequence, check_positive
-from .lif import LIF, CurrentBasedLIF
+from .base import NeuronParams, check_sequence, constant, scan
+from .catalog import neuron_class
 
 __all__ = [
     "legendre_continuous",
@@ -52,10 +53,15 @@ __all__ = [
     "LegendreMemory",
     "Fanout",
     "LMU",
+    "LMUParams",
     "LMUState",
+    "LMUStepParams",
+    "lmu_step",
     "SpikingInputModule",
     "L2MU",
     "L2MUState",
+    "L2MUStepParams",
+    "l2mu_step",
     "L2MU_BRAILLE_INIT",
 ]
 
@@ -81,6 +87,21 @@ def legendre_continuous(order: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
+@dataclass(frozen=True)
+class LMUParams(NeuronParams):
+    """The constants of a Legendre memory: ``order`` coefficients per unit, window ``theta`` and
+    step ``dt`` (both in the same time unit). Fixed: ``Ā``, ``B̄`` are not learned."""
+
+    order: int = 4
+    theta: float = constant(10.0, check="positive")
+    dt: float = constant(1.0, check="positive")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.order, int) or isinstance(self.order, bool) or self.order < 1:
+            raise ValueError(f"LMU order must be a positive int, got {self.order!r}")
+
+
 def lmu_matrices(order: int, theta: float, dt: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Discrete ``(Ā, B̄)`` of the LMU: zero-order hold of ``(A/θ, B/θ)`` over ``dt`` (float64).
 
@@ -88,8 +109,7 @@ def lmu_matrices(order: int, theta: float, dt: float = 1.0) -> tuple[torch.Tenso
     top blocks are ``Ā = e^{A dt/θ}`` and ``B̄ = A^{-1}(Ā - I) B`` (identical to
     ``scipy.signal.cont2discrete((A/θ, B/θ, C, D), dt, method="zoh")``).
     """
-    check_positive("theta", theta)
-    check_positive("dt", dt)
+    LMUParams(order=order, theta=theta, dt=dt)  # validates
     a, b = legendre_continuous(order)
     n = order
     block = torch.zeros(n + 1, n + 1, dtype=torch.float64)
@@ -184,17 +204,45 @@ class LMUState(NamedTuple):
     m: torch.Tensor  # [B, memory_size * order]
 
 
+class LMUStepParams(NamedTuple):
+    """What one LMU step reads: the fixed memory and the six projections (callables)."""
+
+    memory: Callable   # (m, u) -> new m
+    e_x: Callable
+    e_h: Callable
+    e_m: Callable
+    W_x: Callable
+    W_h: Callable
+    W_m: Callable
+
+
+def lmu_step(x_t, state: LMUState, p: LMUStepParams):
+    """One LMU step (module docstring): ``x_t [B, input_size]`` -> ``(h, LMUState)``."""
+    h, m = state
+    u = p.e_x(x_t) + p.e_h(h) + p.e_m(m)
+    m = p.memory(m, u)
+    h = torch.tanh(p.W_x(x_t) + p.W_h(h) + p.W_m(m))
+    return h, LMUState(h, m)
+
+
 class LMU(Temporal):
     """Non-spiking Legendre Memory Unit (Voelker et al., NeurIPS 2019): the L2MU's reference.
 
     ``forward(x [T, B, input_size], state=None) -> (h [T, B, hidden_size], LMUState)``.
-    Same initialisation as :class:`L2MU`; ``activation`` is ``tanh`` as in the paper.
+    Same initialisation as :class:`L2MU`; ``activation`` is ``tanh`` as in the paper. The
+    neuron contract: ``Params`` (``LMUParams``), ``State``, the pure ``lmu_step`` run by ``scan``
+    (a recurrence through dense projections: no elementwise fused kernel applies).
     """
+
+    Params = LMUParams
+    State = LMUState
+    step = staticmethod(lmu_step)
 
     def __init__(self, input_size: int, hidden_size: int, memory_size: int, order: int = 4,
                  theta: float = 10.0, dt: float = 1.0):
         super().__init__()
         _check_sizes(input_size=input_size, hidden_size=hidden_size, memory_size=memory_size)
+        self._params = LMUParams(order=order, theta=theta, dt=dt)
         self.input_size, self.hidden_size, self.memory_size, self.order = input_size, hidden_size, memory_size, order
         mo = memory_size * order
         self.memory = LegendreMemory(memory_size, order, theta, dt)
@@ -210,20 +258,23 @@ class LMU(Temporal):
         for lin in (self.W_x, self.W_h, self.W_m):
             nn.init.xavier_normal_(lin.weight)
 
+    def params(self) -> LMUParams:
+        return self._params
+
+    def step_params(self) -> LMUStepParams:
+        return LMUStepParams(self.memory, self.e_x, self.e_h, self.e_m, self.W_x, self.W_h, self.W_m)
+
     def initial_state(self, x_t: torch.Tensor) -> LMUState:
         b = x_t.shape[0]
         return LMUState(x_t.new_zeros(b, self.hidden_size), x_t.new_zeros(b, self.memory_size * self.order))
 
     def forward(self, x: torch.Tensor, state: LMUState | None = None):
         check_sequence(x, (self.input_size,), "LMU")
-        h, m = state if state is not None else self.initial_state(x.new_zeros(x.shape[1:]))
-        hs = []
-        for x_t in x.unbind(0):
-            u = self.e_x(x_t) + self.e_h(h) + self.e_m(m)
-            m = self.memory(m, u)
-            h = torch.tanh(self.W_x(x_t) + self.W_h(h) + self.W_m(m))
-            hs.append(h)
-        return torch.stack(hs), LMUState(h, m)
+        if state is None:
+            state = self.initial_state(x[0] if x.shape[0] else x.new_zeros(x.shape[1:]))
+        elif not isinstance(state, LMUState):
+            raise TypeError(f"LMU: state must be an LMUState (as returned by forward), got {type(state).__name__}")
+        return scan(lmu_step, x, state, self.step_params())
 
 
 # ----------------------------------------------------------------------------- spiking input module
@@ -232,12 +283,14 @@ class SpikingInputModule(Temporal):
 
     ``forward(x [T, B, in_features], state=None) -> (spikes [T, B, width], states)``. The LIF
     populations learn their decay and threshold; the first layer sees real values (MACs), the
-    others spikes. ``neuron`` is ``"lif"`` or ``"cuba"``.
+    others spikes. ``neuron`` is ``"lif"`` or ``"cuba_lif"`` (``"cuba"`` accepted). The layers
+    are feed-forward, so each population runs its fused kernel over the whole sequence
+    (``backend="auto"``).
     """
 
     def __init__(self, in_features: int, width: int, layers: int = 3, neuron: str = "lif",
                  decay: float = 0.8, threshold: float = 0.5, syn_decay: float = 0.5,
-                 learn: Sequence[str] = ("tau_mem", "threshold"), backend: str = "scan"):
+                 learn: Sequence[str] = ("tau_mem", "threshold"), backend: str = "auto"):
         super().__init__()
         _check_sizes(in_features=in_features, width=width, layers=layers)
         self.in_features, self.width = in_features, width
@@ -256,15 +309,21 @@ class SpikingInputModule(Temporal):
         return x, tuple(states)
 
 
+#: the neuron models of the paper's populations, by their names in ``neurons.catalog``
+#: (``"cuba"`` is the name the L2MU recipes used before the one vocabulary; kept as an alias)
+POPULATION_NEURONS = ("lif", "cuba_lif")
+_ALIASES = {"cuba": "cuba_lif"}
+
+
 def _population(neuron: str, size: int, decay: float, threshold: float, syn_decay: float,
-                learn: Sequence[str], backend: str = "scan"):
-    if neuron == "lif":
-        return LIF(size, decay=decay, threshold=threshold, learn=tuple(learn), backend=backend)
-    if neuron == "cuba":
-        tau_syn = -1.0 / math.log(syn_decay)
-        return CurrentBasedLIF(size, decay=decay, tau_syn=tau_syn, threshold=threshold,
-                               learn=tuple(learn), backend=backend)
-    raise ValueError(f"neuron must be 'lif' (Leaky) or 'cuba' (Synaptic / current-based), got {neuron!r}")
+                learn: Sequence[str], backend: str = "auto"):
+    name = _ALIASES.get(neuron, neuron)
+    if name not in POPULATION_NEURONS:
+        raise ValueError(f"neuron must be 'lif' (Leaky) or 'cuba_lif' (Synaptic / current-based; "
+                         f"alias 'cuba'), got {neuron!r}")
+    extra = {} if name == "lif" else {"tau_syn": -1.0 / math.log(syn_decay)}
+    return neuron_class(name)(size, decay=decay, threshold=threshold, learn=tuple(learn),
+                              backend=backend, **extra)
 
 
 # ----------------------------------------------------------------------------- L2MU
@@ -276,6 +335,55 @@ class L2MUState(NamedTuple):
     s_m: torch.Tensor      # last memory spikes [B, memory_size*order]
     s_h: torch.Tensor      # last hidden spikes [B, hidden_size]
     inp: tuple | None      # input-module states (None without an input module)
+
+
+class L2MUCarry(NamedTuple):
+    """The L2MU state during a scan: ``L2MUState`` (less the input module's) plus the
+    projections of the last spikes that the next step reads."""
+
+    u: tuple
+    m: tuple
+    h: tuple
+    o: tuple | None
+    s_m: torch.Tensor
+    s_h: torch.Tensor
+    to_u_h: torch.Tensor   # e_h s^h_{t-1}
+    to_h_h: torch.Tensor   # W_h s^h_{t-1}
+    to_u_m: torch.Tensor   # e_m s^m_{t-1}
+
+
+class L2MUStepParams(NamedTuple):
+    """What one L2MU step reads, resolved once per pass (``L2MU.step_params``)."""
+
+    steps: tuple           # the populations' step functions: u, m, h (, o)
+    params: tuple          # and their Params
+    memory: Callable       # (s_m, s_u) -> memory population input
+    from_m: Callable       # (s_m, w_m) -> (e_m s_m, W_m s_m)
+    from_h: Callable       # (s_h, w_h) -> (e_h s_h, W_h s_h)
+    w_m: torch.Tensor      # stacked [e_m; W_m]
+    w_h: torch.Tensor      # stacked [e_h; W_h]
+    W_o: Callable | None   # hidden -> output population input (None: no output population)
+
+
+def l2mu_step(currents, c: L2MUCarry, p: L2MUStepParams):
+    """One L2MU step (module docstring) from the feed-forward currents ``(e_x x_t, W_x x_t)``.
+
+    Returns ``(out, carry, s_u)``: the output population's spikes (the hidden ones without an
+    output population), the new carry and the encoder spikes (for ``trace``). The populations
+    are coupled within the step (u -> m -> h -> o) and across steps (h, m -> u, h), so they run
+    their reference steps here: a kernel that fuses time for one population cannot apply.
+    """
+    iu, ih = currents
+    s_u, st_u = p.steps[0](iu + c.to_u_h + c.to_u_m, c.u, p.params[0])
+    s_m, st_m = p.steps[1](p.memory(c.s_m, s_u), c.m, p.params[1])
+    to_u_m, to_h_m = p.from_m(s_m, p.w_m)
+    s_h, st_h = p.steps[2](ih + c.to_h_h + to_h_m, c.h, p.params[2])
+    to_u_h, to_h_h = p.from_h(s_h, p.w_h)
+    if p.W_o is not None:
+        out, st_o = p.steps[3](p.W_o(s_h), c.o, p.params[3])
+    else:
+        out, st_o = s_h, c.o
+    return out, L2MUCarry(st_u, st_m, st_h, st_o, s_m, s_h, to_u_h, to_h_h, to_u_m), s_u
 
 
 class L2MU(Temporal):
@@ -290,6 +398,11 @@ class L2MU(Temporal):
 
     ``forward(x [T, B, input_size], state=None) -> (spikes [T, B, output_size or hidden_size],
     L2MUState)``. ``trace`` also returns every block's spikes.
+
+    How the populations run: the spiking input module's layers are feed-forward, so each of
+    its populations takes its fused kernel over the whole sequence; the cell's populations (u,
+    m, h, o) feed each other within every step and across steps, so the cell is the per-step
+    ``l2mu_step`` (the populations' reference steps inside one Python loop over time).
     """
 
     def __init__(self, input_size: int, hidden_size: int, memory_size: int, order: int = 4,
@@ -307,6 +420,7 @@ class L2MU(Temporal):
                 raise ValueError(f"init: unknown populations {sorted(unknown)}; known: {sorted(cfg)}")
             cfg.update(init)
         self.input_size, self.hidden_size, self.memory_size = input_size, hidden_size, memory_size
+        self._params = LMUParams(order=order, theta=theta, dt=dt)
         self.order, self.theta, self.neuron = order, float(theta), neuron
         self.output_size = output_size
         mo = memory_size * order
@@ -342,18 +456,30 @@ class L2MU(Temporal):
         else:
             self.W_o = self.pop_o = None
 
-    def initial_state(self, batch: int, like: torch.Tensor) -> L2MUState:
-        z = lambda n: like.new_zeros(batch, n)
+    def params(self) -> LMUParams:
+        """The memory's constants (each population has its own Params: ``pop_u.params()``, ...)."""
+        return self._params
+
+    def initial_state(self, x_t: torch.Tensor) -> L2MUState:
+        """Zero state for one input step ``x_t [B, input_size]``."""
+        z = lambda n: x_t.new_zeros(x_t.shape[0], n)
         mk = lambda pop, n: pop.initial_state(z(n))
         mo = self.memory_size * self.order
         o = mk(self.pop_o, self.output_size) if self.pop_o is not None else None
         return L2MUState(mk(self.pop_u, self.memory_size), mk(self.pop_m, mo), mk(self.pop_h, self.hidden_size),
                          o, z(mo), z(self.hidden_size), None)
 
+    def step_params(self) -> L2MUStepParams:
+        """The step's inputs for this pass (the populations' Params resolved once)."""
+        pops = [self.pop_u, self.pop_m, self.pop_h] + ([self.pop_o] if self.pop_o is not None else [])
+        return L2MUStepParams(tuple(type(p).step for p in pops), tuple(p.params() for p in pops),
+                              self.memory, self.from_m, self.from_h, self.from_m.stacked(),
+                              self.from_h.stacked(), self.W_o)
+
     def _run(self, x, state, record: bool):
         check_sequence(x, (self.input_size,), "L2MU")
         if state is None:
-            state = self.initial_state(x.shape[1], x)
+            state = self.initial_state(x[0] if x.shape[0] else x.new_zeros(x.shape[1:]))
         elif not isinstance(state, L2MUState):
             raise TypeError(f"L2MU: state must be an L2MUState (as returned by forward), got {type(state).__name__}")
         elif state.s_h.shape[0] != x.shape[1]:
@@ -361,39 +487,27 @@ class L2MU(Temporal):
                              "pass state=None to start fresh")
         inp_state = state.inp
         if self.input_module is not None:
-            x, inp_state = self.input_module(x, inp_state)
-        pops = [self.pop_u, self.pop_m, self.pop_h] + ([self.pop_o] if self.pop_o is not None else [])
-        steps = [type(p).step for p in pops]
-        params = [p.params() for p in pops]
-        st_u, st_m, st_h, st_o, s_m, s_h = state.u, state.m, state.h, state.o, state.s_m, state.s_h
-        # Feed-forward input currents for all steps at once; each spiking population's output
-        # goes through one stacked matmul to all its targets (same sums as the per-block
-        # matrices, fewer calls): s_h -> (e_h, W_h) for the next step, s_m -> W_m now and
-        # e_m at the next step.
+            x, inp_state = self.input_module(x, inp_state)   # feed-forward: fused populations
+        p = self.step_params()
+        # Feed-forward input currents of all steps at once; the projections of the last spikes
+        # that the next step needs are carried with the state (one stacked matmul per
+        # spiking population and step: s_h -> (e_h, W_h), s_m -> (e_m, W_m)).
         in_u, in_h = self.from_x(x, self.from_x.stacked())
-        w_h, w_m = self.from_h.stacked(), self.from_m.stacked()
-        to_u_h, to_h_h = self.from_h(s_h, w_h)
-        to_u_m, _ = self.from_m(s_m, w_m)
+        to_u_h, to_h_h = self.from_h(state.s_h, p.w_h)
+        to_u_m, _ = self.from_m(state.s_m, p.w_m)
+        carry = L2MUCarry(state.u, state.m, state.h, state.o, state.s_m, state.s_h, to_u_h, to_h_h, to_u_m)
         outs = []
         rec = {"input": x, "u": [], "m": [], "h": [], "o": []} if record else None
-        for t, (iu, ih) in enumerate(zip(in_u.unbind(0), in_h.unbind(0))):
-            s_u, st_u = steps[0](iu + to_u_h + to_u_m, st_u, params[0])
-            s_m, st_m = steps[1](self.memory(s_m, s_u), st_m, params[1])
-            to_u_m, to_h_m = self.from_m(s_m, w_m)
-            s_h, st_h = steps[2](ih + to_h_h + to_h_m, st_h, params[2])
-            to_u_h, to_h_h = self.from_h(s_h, w_h)
-            if self.pop_o is not None:
-                s_o, st_o = steps[3](self.W_o(s_h), st_o, params[3])
-                outs.append(s_o)
-            else:
-                outs.append(s_h)
+        for iu, ih in zip(in_u.unbind(0), in_h.unbind(0)):
+            out, carry, s_u = l2mu_step((iu, ih), carry, p)
+            outs.append(out)
             if record:
                 rec["u"].append(s_u)
-                rec["m"].append(s_m)
-                rec["h"].append(s_h)
+                rec["m"].append(carry.s_m)
+                rec["h"].append(carry.s_h)
                 if self.pop_o is not None:
-                    rec["o"].append(s_o)
-        new_state = L2MUState(st_u, st_m, st_h, st_o, s_m, s_h, inp_state)
+                    rec["o"].append(out)
+        new_state = L2MUState(carry.u, carry.m, carry.h, carry.o, carry.s_m, carry.s_h, inp_state)
         out = torch.stack(outs)
         if record:
             rec = {k: (torch.stack(v) if isinstance(v, list) else v) for k, v in rec.items() if
