@@ -121,9 +121,11 @@ class STDP(LocalRule):
                              f"{self.w_min} and {self.w_max}")
 
     def bounds(self, weight: torch.Tensor):
-        """``(w_min, w_max)`` as numbers or tensors that broadcast over ``weight [out, in]``."""
-        return tuple(b.to(weight) if isinstance(b, torch.Tensor) else b
-                     for b in (self.w_min, self.w_max))
+        """``(w_min, w_max)`` as numbers, or both as tensors that broadcast over ``weight
+        [out, in]`` when either is given per presynaptic neuron."""
+        if not any(isinstance(b, torch.Tensor) for b in (self.w_min, self.w_max)):
+            return self.w_min, self.w_max
+        return tuple(torch.as_tensor(b).to(weight) for b in (self.w_min, self.w_max))
 
     @torch.no_grad()
     def apply(self, weight: torch.Tensor, dw: torch.Tensor, where: torch.Tensor | None = None):
