@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from axonal.learning import STDP
-from axonal.neurons import ConductanceLIFParams, RefractoryLIFParams
+from axonal.neurons import ConductanceLIF, ConductanceLIFParams, RefractoryLIF, RefractoryLIFParams
 from axonal.reservoir import (ActivityModulator, Connectivity, SparseNetwork, SynapseChannel,
                               random_connectivity)
 from axonal.reservoir.reference import reference_run
@@ -286,3 +286,81 @@ def test_bad_inputs_raise_clear_errors():
         SparseNetwork(lif, recurrent=conn, n=4)
     with pytest.raises(TypeError, match="RefractoryLIFParams"):
         SparseNetwork(object(), n=3)
+
+
+# ----------------------------------------------------------------------------- engine = library neurons
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 12), integrator=st.sampled_from(["euler", "exp_euler"]))
+def test_engine_neurons_are_the_library_refractory_lif(seed, n, integrator):
+    """Without synapses the engine's population is RefractoryLIF: per-neuron constants,
+    refractoriness and both integrators give the same spikes and membranes as the library
+    module (float64) driven by the same current."""
+    rng = np.random.default_rng(seed)
+    p = RefractoryLIFParams(tau_mem=_t(rng.uniform(2.0, 20.0, n)), v_rest=-60.0,
+                            v_reset=_t(rng.uniform(-70, -58, n)), threshold=_t(rng.uniform(-55, -45, n)),
+                            t_ref=_t(rng.choice([0.0, 0.5, 1.0, 2.5], n)), bias=_t(rng.uniform(0, 5, n)),
+                            dt=0.5, integrator=integrator)
+    T = 80
+    cur = rng.normal(10.0, 8.0, (T, n))
+    v0 = rng.uniform(-62, -50, n)
+    res = SparseNetwork(p, n=n).run(input_current=cur, state=SparseNetwork(p, n=n).initial_state(v0),
+                                    record_v=range(n))
+    module = RefractoryLIF(n, **{f: getattr(p, f) for f in
+                                 ("tau_mem", "v_rest", "v_reset", "threshold", "t_ref", "bias", "dt",
+                                  "integrator")})
+    x = torch.as_tensor(cur)[:, None]
+    state = module.initial_state(x[0])._replace(v=torch.as_tensor(v0)[None])
+    s, states = module.trace(x, state)
+    assert torch.equal(s[:, 0].bool(), res.raster())
+    torch.testing.assert_close(states.v[:, 0], res.v, rtol=0, atol=1e-9)
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), integrator=st.sampled_from(["euler", "exp_euler"]))
+def test_coba_engine_neurons_are_the_library_conductance_lif(seed, integrator):
+    """A recurrent COBA network: feeding the library's ConductanceLIF the conductance that the
+    engine's spikes send through the synapses (dense weights, per channel) reproduces the
+    engine's spikes and membranes: the engine's neuron is conductance_lif_step."""
+    rng = np.random.default_rng(seed)
+    n, ne, T = 60, 48, 400
+    exc = np.arange(n) < ne
+    conn = random_connectivity(n, n, 0.2, weight=np.where(exc, 0.6, 6.7), channel=np.where(exc, 0, 1),
+                               seed=seed)
+    p = ConductanceLIFParams(bias=20.0, dt=0.1, integrator=integrator)
+    net = SparseNetwork(p, recurrent=conn)
+    v0 = rng.normal(-55.0, 5.0, n)
+    ge0, gi0 = rng.uniform(0, 1, n), rng.uniform(0, 5, n)
+    state = net.initial_state(v0)
+    state.g[0], state.g[1] = ge0, gi0
+    res = net.run(T, state=state, record_v=range(n))
+    raster = res.raster().double()
+    assert raster.sum() > 20
+    W = torch.as_tensor(conn.to_dense())                     # [pre, post]
+    x = torch.stack([raster @ (W * torch.as_tensor(exc)[:, None]),
+                     raster @ (W * torch.as_tensor(~exc)[:, None])], dim=1)[:, None]  # [T, 1, 2, N]
+    module = ConductanceLIF(n, bias=20.0, dt=0.1, integrator=integrator)
+    st0 = module.initial_state(x[0])._replace(v=torch.as_tensor(v0)[None], g_exc=torch.as_tensor(ge0)[None],
+                                              g_inh=torch.as_tensor(gi0)[None])
+    s, states = module.trace(x, st0)
+    assert torch.equal(s[:, 0].bool(), res.raster())
+    torch.testing.assert_close(states.v[:, 0], res.v, rtol=0, atol=1e-9)
+
+
+def test_connectivity_synapse_with_library_neurons_equals_the_engine():
+    """The reservoir's projection as a SparseSynapse, followed by RefractoryLIF, is the engine
+    with a one-step pulse channel: an input spike at step t moves the membrane at t + 1."""
+    rng = np.random.default_rng(4)
+    n_in, n, T = 8, 10, 60
+    inp = random_connectivity(n_in, n, 0.5, weight=lambda r, a, b: r.uniform(0.5, 4.0, a.size), seed=2)
+    p = RefractoryLIFParams(tau_mem=5.0, v_rest=0.0, v_reset=0.0, threshold=3.0, t_ref=1.0, dt=1.0)
+    net = SparseNetwork(p, channels=(SynapseChannel(0.0),), input=inp)
+    spikes = rng.random((T, n_in)) < 0.3
+    res = net.run(input_spikes=spikes, record_v=range(n))
+    syn = inp.synapse(dtype=torch.float64)
+    y = syn(torch.as_tensor(spikes, dtype=torch.float64)[:, None])     # [T, 1, n]
+    x = torch.cat([torch.zeros_like(y[:1]), y[:-1]])                  # arrives one step later
+    s, states = RefractoryLIF(n, tau_mem=5.0, v_rest=0.0, v_reset=0.0, threshold=3.0, t_ref=1.0,
+                              dt=1.0).trace(x)
+    assert res.raster().any()
+    assert torch.equal(s[:, 0].bool(), res.raster())
+    torch.testing.assert_close(states.v[:, 0], res.v, rtol=0, atol=1e-12)
