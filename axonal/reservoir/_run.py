@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..kernels import numba_available
 from .components import ActivityModulator, NetworkState, SimulationResult
 from .components import as_numpy as _np
 from .components import empty_projection, stdp_arrays
@@ -87,8 +88,6 @@ def _projection(k, conn):
 
 
 def run_network(net, n_steps, input_current, input_spikes, state, plastic, record_v, modulator):
-    from ..kernels import numba_available
-
     if not numba_available():
         raise RuntimeError("SparseNetwork.run needs numba: pip install numba")
     # lazy: numba compiles or loads the kernel on first use, never on `import axonal.reservoir`

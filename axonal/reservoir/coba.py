@@ -28,10 +28,11 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from ..metrics.spike_statistics import isi_cv
-from .connectivity import excitatory_mask, random_connectivity
 from ..neurons.conductance import ConductanceLIFParams
+from .connectivity import excitatory_mask, random_connectivity
 from .engine import NetworkState, SimulationResult, SparseNetwork
 
 __all__ = ["COBAConfig", "COBAResult", "build_coba", "run_coba", "load_coba_config", "COBA_PRESETS"]
@@ -115,8 +116,6 @@ def load_coba_config(source="coba", overrides: dict | None = None) -> COBAConfig
     default preset written out. It lives beside this module, not in ``axonal/recipes``, whose
     files are training recipes of ``axonal.config``.
     """
-    import yaml
-
     if isinstance(source, COBAConfig):
         base = source.to_dict()
     elif isinstance(source, dict):
