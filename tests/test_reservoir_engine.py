@@ -364,3 +364,17 @@ def test_connectivity_synapse_with_library_neurons_equals_the_engine():
     assert res.raster().any()
     assert torch.equal(s[:, 0].bool(), res.raster())
     torch.testing.assert_close(states.v[:, 0], res.v, rtol=0, atol=1e-12)
+
+
+def test_kernel_cache_is_keyed_on_the_reservoir_sources():
+    """numba's disk cache of the moved kernel is keyed on a digest of the reservoir's sources
+    (axonal.kernels._numba_cache), not on the kernel file's timestamp alone: an edit of any
+    of them recompiles, a checkout that restores them reuses the cache."""
+    from pathlib import Path
+
+    from axonal.kernels._numba_cache import sources_digest
+    from axonal.reservoir import kernel
+
+    want = ("sources-digest", sources_digest(Path(kernel.__file__).resolve().parent))
+    for fn in (kernel.simulate, kernel._plastic_step, kernel._stdp_project):
+        assert fn._cache._impl.locator.get_source_stamp() == want
