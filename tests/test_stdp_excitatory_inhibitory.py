@@ -90,5 +90,8 @@ def test_errors_name_the_problem():
         STDP(mirror=[True], form="multiplicative")
     with pytest.raises(ValueError, match="trace_increment"):
         STDP(trace_increment=-1.0)
+    with pytest.raises(ValueError, match="2 bounds"):
+        STDP(w_min=np.zeros(2), w_max=np.ones(2)).apply(torch.zeros(2, 3), torch.zeros(2, 3))
+    assert STDP(w_min=torch.tensor(-1.0)).w_min == -1.0
     with pytest.raises(ValueError, match="presynaptic neurons"):
         STDP(mirror=[True, False]).step(torch.zeros(1, 3), torch.zeros(1, 2), None, torch.zeros(2, 3))

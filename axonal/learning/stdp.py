@@ -45,7 +45,7 @@ __all__ = ["STDP", "STDPState", "pair_stdp", "stdp_window", "MODULATES"]
 MODULATES = ("both", "depression", "potentiation", "none")
 
 
-def _numpy(v) -> torch.Tensor:
+def _as_cpu_tensor(v) -> torch.Tensor:
     """A tensor, numpy array or list of per-neuron values as a CPU tensor."""
     return v.detach().cpu() if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))
 
@@ -98,13 +98,16 @@ class STDP(LocalRule):
         for name in ("w_min", "w_max"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)):  # per presynaptic neuron
-                t = torch.as_tensor(_numpy(v), dtype=torch.float64)
+                t = torch.as_tensor(_as_cpu_tensor(v), dtype=torch.float64)
+                if t.ndim == 0:
+                    object.__setattr__(self, name, float(t))
+                    continue
                 if t.ndim != 1 or torch.isnan(t).any():
                     raise ValueError(f"STDP.{name} must be a number or a 1-D array over the "
                                      f"presynaptic neurons without NaN, got shape {tuple(t.shape)}")
                 object.__setattr__(self, name, t)
         if self.mirror is not None:
-            m = torch.as_tensor(_numpy(self.mirror)).to(torch.bool)
+            m = torch.as_tensor(_as_cpu_tensor(self.mirror)).to(torch.bool)
             if m.ndim != 1:
                 raise ValueError(f"STDP.mirror must be a 1-D boolean array over the presynaptic "
                                  f"neurons, got shape {tuple(m.shape)}")
@@ -125,6 +128,10 @@ class STDP(LocalRule):
         [out, in]`` when either is given per presynaptic neuron."""
         if not any(isinstance(b, torch.Tensor) for b in (self.w_min, self.w_max)):
             return self.w_min, self.w_max
+        for b in (self.w_min, self.w_max):
+            if isinstance(b, torch.Tensor) and b.numel() != weight.shape[-1]:
+                raise ValueError(f"STDP: {b.numel()} bounds (one per presynaptic neuron) but the "
+                                 f"weight has {weight.shape[-1]} presynaptic neurons")
         return tuple(torch.as_tensor(b).to(weight) for b in (self.w_min, self.w_max))
 
     @torch.no_grad()
