@@ -3,14 +3,13 @@
 A :class:`SparseNetwork` simulates ``N`` neurons of the library's refractory LIF
 (:class:`axonal.neurons.RefractoryLIFParams`, or :class:`axonal.neurons.ConductanceLIFParams`
 for the COBA neuron; per-neuron constants as tensors ``[N]``) connected by a recurrent
-:class:`~.connectivity.Connectivity`
-and driven by external currents ``[T, N]`` and/or input spikes ``[T, n_in]`` through an input
+:class:`~.connectivity.Connectivity` and driven by external currents ``[T, N]`` and/or input spikes ``[T, n_in]`` through an input
 connectivity. It is a clock-driven simulator with event-driven propagation (BrainPy's
 event-CSR operators, secondary.md §23): only the rows of neurons that spike are read.
 
 **Membrane** (per neuron ``i``, ``dt`` and times in ms, voltages in mV)::
 
-    tau_m dv/dt = v_rest - v + sum_c[current] g_c + sum_c[conductance] g_c (E_c - v) + I_ext + i_bias
+    tau_mem dv/dt = v_rest - v + sum_c[current] g_c + sum_c[conductance] g_c (E_c - v) + I_ext + bias
 
 Current channels add ``g_c`` in mV (a current times the membrane resistance); conductance
 channels are in units of the leak conductance (Brette et al. 2007's COBA: 6 nS / 10 nS =
@@ -23,15 +22,15 @@ delay ``d`` (steps) adds its weight to ``g_c`` of the target at the end of step 
 first moves the membrane at step ``t + d + 1`` (a delay of 0 is Brian2's default, no delay).
 
 **One step** ``t``: (1) integrate the non-refractory membranes with the current ``g`` and
-``I_ext[t]``; (2) decay ``g``; (3) spike where ``v >= v_thresh`` and not refractory, reset to
+``I_ext[t]``; (2) decay ``g``; (3) spike where ``v >= threshold`` and not refractory, reset to
 ``v_reset``; the neuron then stays clamped for ``t_ref`` (``round(t_ref / dt)`` steps,
 integrating again at step ``t + ref_steps``); (4) record; (5) push the spikes of step ``t``
 (recurrent and input) through their CSR rows into a ring buffer of ``max_delay + 1`` slots;
 (6) plasticity (below); (7) add the ring slot of step ``t`` to ``g``.
 
 **Plasticity** (:class:`axonal.learning.STDP`, Morrison, Diesmann & Gerstner 2008 trace form,
-additive and all-to-all, applied only to existing synapses; its ``dt`` and taus in ms): traces decay by
-``exp(-dt / tau)``, then a postsynaptic spike adds ``A+ x_pre`` to each incoming weight and a
+additive and all-to-all, applied only to existing synapses; its ``dt`` and taus in ms): traces
+decay by ``exp(-dt / tau)``, then a postsynaptic spike adds ``A+ x_pre`` to each incoming weight and a
 presynaptic spike adds ``-A- x_post`` to each outgoing one, the traces are read before this
 step's spikes raise them by ``trace_increment``, and the touched weights are clipped to
 ``[w_min, w_max]`` of their presynaptic neuron. Presynaptic neurons flagged ``mirror``
