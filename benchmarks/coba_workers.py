@@ -32,7 +32,7 @@ def _initial(cfg, seed):
 def run_axonal(cfg, seed):
     t_imp = time.perf_counter()
     import axonal
-    import axonal.kernels._numba_sparse_net  # noqa: F401 - numba, as `import brian2` for Brian2
+    import axonal.reservoir.kernel  # noqa: F401 - numba, as `import brian2` for Brian2
     from axonal.reservoir.coba import COBAConfig, build_coba
 
     import_s = time.perf_counter() - t_imp

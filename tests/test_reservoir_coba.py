@@ -81,7 +81,8 @@ def test_same_spikes_as_brian2_on_the_same_network():
     import math
     from pathlib import Path
 
-    from axonal.reservoir import Connectivity, LIFPopulation, SparseNetwork, SynapseChannel
+    from axonal.neurons import ConductanceLIFParams
+    from axonal.reservoir import Connectivity, SparseNetwork
 
     d = np.load(Path(__file__).parent / "data" / "coba_brian2_small.npz")
     ne, n = int(d["n_exc"]), int(d["n_exc"] + d["n_inh"])
@@ -90,10 +91,8 @@ def test_same_spikes_as_brian2_on_the_same_network():
     conn = Connectivity.from_coo(pre, post, np.where(exc, 0.6, 6.7), n, n, channels=np.where(exc, 0, 1))
     dt = 0.1
     tau = lambda t: -dt / math.log(1 - dt / t)
-    net = SparseNetwork(LIFPopulation(n, i_bias=20.0),
-                        channels=(SynapseChannel(tau(5.0), "conductance", 0.0),
-                                  SynapseChannel(tau(10.0), "conductance", -80.0)),
-                        recurrent=conn, dt=dt)
+    net = SparseNetwork(ConductanceLIFParams(bias=20.0, tau_exc=tau(5.0), tau_inh=tau(10.0), dt=dt),
+                        recurrent=conn)
     state = net.initial_state(d["v0"])
     state.g[0], state.g[1] = d["ge0"], d["gi0"]
     res = net.run(int(d["steps"]), state=state)

@@ -21,6 +21,10 @@ from .lif import (
 
 __all__ = [name for name in dir() if not name.startswith("_")]
 
+# physical-unit neurons of the reservoir engine (ms, mV): refractory LIF and conductance LIF
+from .lif import RefractoryLIF, RefractoryLIFParams, RefractoryLIFState, refractory_lif_step  # noqa: E402
+from .conductance import (ConductanceLIF, ConductanceLIFParams, ConductanceLIFState,  # noqa: E402
+                          conductance_lif_step)
 # Izhikevich neurons and the probabilistic meta neuron (issue 5)
 from .izhikevich import (  # noqa: E402
     IZHIKEVICH_PRESETS,

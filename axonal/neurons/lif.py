@@ -171,6 +171,121 @@ for _params, _kind in ((LIFParams, "lif"), (CurrentBasedLIFParams, "cuba_lif"),
     register_kernel(_params, "triton", f"axonal.kernels.triton_lif:{_kind}_triton")
 
 
+# ----------------------------------------------------------------------------- refractory LIF
+#: membrane integrators of the refractory LIF and the conductance-based LIF
+INTEGRATORS = ("euler", "exp_euler")
+
+
+@dataclass(frozen=True)
+class RefractoryLIFParams(NeuronParams):
+    """Constants of the LIF with a resting potential, a reset potential and an absolute
+    refractory period (Norse's ``LIFRefrac``, Brian2's ``refractory=``; Gerstner et al.,
+    "Neuronal Dynamics", 2014, ch. 1.3). Units: times in ms, voltages in mV (any consistent
+    units work; the defaults are the COBA benchmark's, Brette et al. 2007).
+
+    ``bias`` is a constant drive in mV added to the input (PyNN's ``i_offset`` times the
+    membrane resistance). ``integrator``: ``"euler"`` (forward Euler, Brian2's choice for these
+    equations) or ``"exp_euler"`` (exact for an input held over the step). ``reset``:
+    ``"zero"`` sets the membrane to ``v_reset`` (zero distance from it), ``"subtract"``
+    lowers it by ``threshold - v_reset``, ``"none"`` leaves it (the refractory clamp still
+    holds it for ``t_ref``).
+    """
+
+    tau_mem: Number = constant(20.0, learn="log")
+    v_rest: Number = constant(-60.0, learn="free")
+    v_reset: Number = constant(-60.0, learn="free")
+    threshold: Number = constant(-50.0, learn="free")
+    #: absolute refractory period (ms): the membrane is clamped for round(t_ref / dt) steps
+    #: after a spike, counting the spike's step
+    t_ref: Number = constant(5.0, check="nonnegative")
+    bias: Number = constant(0.0, learn="free")
+    dt: float = constant(0.1, check="positive")
+    integrator: str = "euler"
+    reset: str = "zero"
+    surrogate: str | Surrogate = "atan"
+    detach_reset: bool = True
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_integrator(self.integrator, type(self).__name__)
+
+
+class RefractoryLIFState(NamedTuple):
+    v: torch.Tensor           # membrane (mV)
+    refractory: torch.Tensor  # refractory time left (ms); 0: integrating
+
+
+def check_integrator(integrator: str, who: str) -> None:
+    if integrator not in INTEGRATORS:
+        raise ValueError(f"{who}.integrator must be one of {list(INTEGRATORS)}, got {integrator!r}")
+
+
+def refractory_gate(refractory: torch.Tensor, dt: float):
+    """Count the refractory time down by one step: ``(time left, integrating mask)``.
+
+    A neuron integrates once less than half a step is left, so a period of ``t_ref`` clamps
+    exactly ``round(t_ref / dt)`` steps (the spike's own step included) however the
+    repeated subtraction rounds."""
+    left = torch.clamp(refractory - dt, min=0.0)
+    active = left < 0.5 * dt
+    return torch.where(active, torch.zeros_like(left), left), active
+
+
+def refractory_fire(v, active, left, p):
+    """Spike where the integrating membrane reached ``threshold``, reset it and start the
+    refractory period: ``(spikes, v, time left)``. The forward values are exact (a reset
+    membrane equals ``v_reset``); with ``detach_reset=False`` the reset's gradient flows
+    through the surrogate."""
+    s = p.surrogate(v - p.threshold) * active.to(v.dtype)
+    spiked = s.detach() > 0
+    v_after = v
+    if p.reset != "none":
+        v_reset = torch.as_tensor(p.v_reset, dtype=v.dtype, device=v.device)
+        target = v_reset if p.reset == "zero" else v - (p.threshold - v_reset)
+        r = s.detach() if p.detach_reset else s
+        # where(): the forward value is exactly the target; the second term is 0 forward and
+        # carries d(spike) * (target - v) backward when the reset is not detached
+        v_after = torch.where(spiked, target, v) + (r - r.detach()) * (target - v)
+    t_ref = torch.as_tensor(p.t_ref, dtype=left.dtype, device=left.device).expand_as(left)
+    return s, v_after, torch.where(spiked, t_ref, left)
+
+
+def refractory_lif_step(x, state: RefractoryLIFState, p: RefractoryLIFParams):
+    """One step of the refractory LIF (input ``x`` in mV, a current times the resistance):
+
+        tau_mem dv/dt = v_rest - v + bias + x     (while not refractory)
+        spike when v >= threshold; v <- v_reset; clamped for t_ref
+    """
+    left, active = refractory_gate(state.refractory, p.dt)
+    drive = p.v_rest + p.bias + x
+    if p.integrator == "euler":
+        v_new = state.v + p.dt / p.tau_mem * (drive - state.v)
+    else:
+        v_new = drive + (state.v - drive) * decay_factor(p.tau_mem, p.dt)
+    v = torch.where(active, v_new, state.v)
+    s, v, left = refractory_fire(v, active, left, p)
+    return s, RefractoryLIFState(v, left)
+
+
+@register_neuron("refractory_lif")
+class RefractoryLIF(NeuronModule):
+    """LIF with resting and reset potentials and an absolute refractory period, in physical
+    units (ms, mV). ``RefractoryLIF(100, t_ref=2.0)``; input ``[T, B, 100]`` in mV.
+
+    The membrane starts at ``v_rest`` (not at 0 as in the dimensionless LIF family). This is
+    the neuron of ``axonal.reservoir.SparseNetwork`` (current-based channels).
+    """
+
+    Params = RefractoryLIFParams
+    State = RefractoryLIFState
+    step = staticmethod(refractory_lif_step)
+
+    def initial_state(self, x_t: torch.Tensor) -> RefractoryLIFState:
+        """Membrane at ``v_rest``, not refractory, shaped like one input step ``x_t``."""
+        v_rest = torch.as_tensor(self.params().v_rest, dtype=x_t.dtype, device=x_t.device)
+        return RefractoryLIFState(torch.zeros_like(x_t) + v_rest, torch.zeros_like(x_t))
+
+
 # ----------------------------------------------------------------------------- recurrence
 class RecurrentState(NamedTuple):
     neuron: tuple

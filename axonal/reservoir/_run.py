@@ -1,10 +1,17 @@
-"""Input checks and the driver loop around the numba kernel (``SparseNetwork.run``)."""
+"""Input checks and the driver loop around the numba kernel (``SparseNetwork.run``).
+
+Imports ``components`` and (lazily) ``kernel``, never ``engine``: the network object comes in
+as an argument, so there is no import cycle.
+"""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from .engine import ActivityModulator, NetworkState, SimulationResult, _empty_csr, _np
+from ..kernels import numba_available
+from .components import ActivityModulator, NetworkState, SimulationResult
+from .components import as_numpy as _np
+from .components import empty_projection, stdp_arrays
 
 _EMPTY_F = np.zeros(0)
 _EMPTY_I = np.zeros(0, dtype=np.int64)
@@ -66,16 +73,25 @@ def _copy_state(s: NetworkState) -> NetworkState:
                         s.modulator, tuple(x.copy() for x in s.prev_spikes))
 
 
-def _plastic_arrays(rule, conn, dt, active):
+def _plasticity(k, rule, conn, dt, active, traces):
+    """The kernel's Plasticity bundle of one projection (``k``: the kernel module)."""
     if rule is None or not active or conn is None:
-        return (False, _EMPTY_I, _EMPTY_I, _EMPTY_I, np.zeros(7), _EMPTY_U8, _EMPTY_F, _EMPTY_F)
+        return k.Plasticity(False, _EMPTY_I, _EMPTY_I, _EMPTY_I, traces[0], traces[1], np.zeros(7),
+                            _EMPTY_U8, _EMPTY_F, _EMPTY_F)
     ptr, syn, pre = conn.by_post()
-    par, mirror, lo, hi = rule.kernel_arrays(conn.n_pre, dt)
-    return (True, ptr, syn, pre, par, mirror, lo, hi)
+    par, mirror, lo, hi = stdp_arrays(rule, conn.n_pre, dt)
+    return k.Plasticity(True, ptr, syn, pre, traces[0], traces[1], par, mirror, lo, hi)
+
+
+def _projection(k, conn):
+    return k.Projection(conn.indptr, conn.indices, conn.weights, conn.delays, conn.channels)
 
 
 def run_network(net, n_steps, input_current, input_spikes, state, plastic, record_v, modulator):
-    from ..kernels._numba_sparse_net import simulate
+    if not numba_available():
+        raise RuntimeError("SparseNetwork.run needs numba: pip install numba")
+    # lazy: numba compiles or loads the kernel on first use, never on `import axonal.reservoir`
+    from . import kernel as k
 
     n_steps, cur, spk = _check_inputs(net, n_steps, input_current, input_spikes)
     state = net.initial_state() if state is None else state
@@ -83,14 +99,17 @@ def run_network(net, n_steps, input_current, input_spikes, state, plastic, recor
     s = _copy_state(state)
     n, n_in = net.n, net.n_inputs
     lif = net._cache["lif"]
+    nrn = k.Neurons(lif["tau_m"], lif["v_rest"], lif["v_reset"], lif["v_thresh"], lif["ref_steps"],
+                    lif["i_bias"])
     ch_decay = np.array([c.decay(net.dt) for c in net.channels])
     ch_cond = np.array([c.kind == "conductance" for c in net.channels], dtype=np.uint8)
     ch_erev = np.array([c.e_rev if c.e_rev is not None else 0.0 for c in net.channels])
-    rec = net.recurrent if net.recurrent is not None else _empty_csr(n, n)
-    inp = net.input if net.input is not None else _empty_csr(0, n)
-    rp = _plastic_arrays(net.plasticity, net.recurrent, net.dt, plastic)
-    up = _plastic_arrays(net.input_plasticity, net.input, net.dt, plastic)
-    any_plastic = rp[0] or up[0]
+    rec = _projection(k, net.recurrent if net.recurrent is not None else empty_projection(n, n))
+    inp = _projection(k, net.input if net.input is not None else empty_projection(0, n))
+    rx, ux = s.rec_traces, s.in_traces
+    rp = _plasticity(k, net.plasticity, net.recurrent, net.dt, plastic, rx)
+    up = _plasticity(k, net.input_plasticity, net.input, net.dt, plastic, ux)
+    any_plastic = rp.plastic or up.plastic
 
     # modulator
     mod_mode, mod_par, mod_values, callback = 0, np.zeros(6), None, None
@@ -128,7 +147,9 @@ def run_network(net, n_steps, input_current, input_spikes, state, plastic, recor
     u_sp = spk if spk is not None else np.zeros((1, max(n_in, 0)), dtype=np.uint8)
     if u_sp.shape[1] != n_in:
         u_sp = np.zeros((1, n_in), dtype=np.uint8)
-    rx, ux = s.rec_traces, s.in_traces
+    chan = k.Channels(s.g, s.ring, ch_decay, ch_cond, ch_erev)
+    nstate = k.NeuronState(s.v, s.last_spike)
+    mode = k.MOD_ACTIVITY if mod_mode == 1 else k.MOD_VALUES
 
     done = 0
     while done < n_steps:
@@ -144,17 +165,11 @@ def run_network(net, n_steps, input_current, input_spikes, state, plastic, recor
         cur_c = iext[sl] if cur is not None else iext
         spk_c = u_sp[sl] if spk is not None else u_sp
         n_before = n_rec
-        steps, n_rec = simulate(
-            chunk, s.t, float(net.dt), 0 if net.integrator == "euler" else 1,
-            s.v, s.last_spike, lif["tau_m"], lif["v_rest"], lif["v_reset"], lif["v_thresh"],
-            lif["ref_steps"], lif["i_bias"], s.g, s.ring, ch_decay, ch_cond, ch_erev,
-            cur_c, cur is not None, spk_c, spk is not None,
-            rec.indptr, rec.indices, rec.weights, rec.delays, rec.channels,
-            inp.indptr, inp.indices, inp.weights, inp.delays, inp.channels,
-            rp[0], rp[1], rp[2], rp[3], rx[0], rx[1], rp[4], rp[5], rp[6], rp[7],
-            up[0], up[1], up[2], up[3], ux[0], ux[1], up[4], up[5], up[6], up[7],
-            mod_mode, mod_values[sl], mod_par, mod_state, mod_trace[sl],
-            spk_t, spk_i, n_rec, rec_idx, v_trace[sl])
+        steps, n_rec = k.simulate(
+            chunk, s.t, float(net.dt), 0 if net.integrator == "euler" else 1, nrn, nstate, chan,
+            k.Drive(cur_c, cur is not None, spk_c, spk is not None), rec, inp, rp, up,
+            k.Modulator(mode, mod_values[sl], mod_par, mod_state, mod_trace[sl]),
+            k.Recording(spk_t, spk_i, rec_idx, v_trace[sl]), n_rec)
         if steps > 0:
             last_t = s.t + steps - 1
             tail = slice(n_before, n_rec)

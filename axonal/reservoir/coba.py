@@ -14,7 +14,8 @@ Two initialisations are documented, and both are presets here (``load_coba_confi
 - ``"brian2_benchmark"``: the version BrainPy times against Brian2 (``develop/benchmark/COBA``
   in the BrainPy repository): a constant drive ``I = 20 mV``, ``v ~ N(-55, 5) mV``, ``g = 0``.
 
-``run_coba`` builds the network with :mod:`axonal.reservoir`, runs it and reports the mean
+The neuron is the library's conductance-based LIF (``axonal.neurons.ConductanceLIFParams``,
+registered as ``"coba_lif"``). ``run_coba`` builds the network with :mod:`axonal.reservoir`, runs it and reports the mean
 rates and the CV of the inter-spike intervals. The recipe is validated data: an unknown key is
 an error that lists the known ones (``COBAConfig.from_dict``).
 """
@@ -27,10 +28,12 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from ..metrics.spike_statistics import isi_cv
+from ..neurons.conductance import ConductanceLIFParams
 from .connectivity import excitatory_mask, random_connectivity
-from .engine import LIFPopulation, NetworkState, SimulationResult, SparseNetwork, SynapseChannel
+from .engine import NetworkState, SimulationResult, SparseNetwork
 
 __all__ = ["COBAConfig", "COBAResult", "build_coba", "run_coba", "load_coba_config", "COBA_PRESETS"]
 
@@ -113,8 +116,6 @@ def load_coba_config(source="coba", overrides: dict | None = None) -> COBAConfig
     default preset written out. It lives beside this module, not in ``axonal/recipes``, whose
     files are training recipes of ``axonal.config``.
     """
-    import yaml
-
     if isinstance(source, COBAConfig):
         base = source.to_dict()
     elif isinstance(source, dict):
@@ -139,12 +140,11 @@ def build_coba(config: COBAConfig | None = None, seed: int = 0) -> tuple[SparseN
     exc = excitatory_mask(cfg.n, cfg.n_exc / cfg.n)
     conn = random_connectivity(cfg.n, cfg.n, cfg.p, weight=np.where(exc, cfg.w_exc, cfg.w_inh),
                                channel=np.where(exc, 0, 1), seed=seed, autapses=cfg.autapses)
-    net = SparseNetwork(
-        LIFPopulation(cfg.n, tau_m=cfg.tau_m, v_rest=cfg.v_rest, v_reset=cfg.v_reset,
-                  v_thresh=cfg.v_thresh, t_ref=cfg.t_ref, i_bias=cfg.i_bias),
-        channels=(SynapseChannel(cfg.tau_exc, "conductance", cfg.e_exc),
-                  SynapseChannel(cfg.tau_inh, "conductance", cfg.e_inh)),
-        recurrent=conn, dt=cfg.dt, integrator=cfg.integrator)
+    neurons = ConductanceLIFParams(
+        tau_mem=cfg.tau_m, v_rest=cfg.v_rest, v_reset=cfg.v_reset, threshold=cfg.v_thresh,
+        t_ref=cfg.t_ref, bias=cfg.i_bias, tau_exc=cfg.tau_exc, tau_inh=cfg.tau_inh,
+        e_exc=cfg.e_exc, e_inh=cfg.e_inh, dt=cfg.dt, integrator=cfg.integrator)
+    net = SparseNetwork(neurons, recurrent=conn)
     rng = np.random.default_rng(seed + 1)
     state = net.initial_state(rng.normal(cfg.v_init_mean, cfg.v_init_std, cfg.n))
     state.g[0] = rng.normal(cfg.ge_init_mean, cfg.ge_init_std, cfg.n)

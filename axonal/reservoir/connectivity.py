@@ -36,6 +36,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..synapses.sparse_connectivity import SparseSynapse
+
 __all__ = [
     "Connectivity", "random_connectivity", "distance_connectivity", "grid_positions",
     "random_positions", "excitatory_mask", "GROUP_EXC", "GROUP_INH",
@@ -203,6 +205,29 @@ class Connectivity:
             out[pre, self.indices] = getattr(self, what)
             return out
         raise ValueError(f"to_dense(what={what!r}): use 'weights', 'mask', 'delays' or 'channels'")
+
+    def synapse(self, channel: int | None = None, *, trainable: bool = False,
+                dtype: torch.dtype | None = None) -> SparseSynapse:
+        """This projection as an ``axonal.synapses.SparseSynapse`` (``[T, B, n_pre] ->
+        [T, B, n_post]``, the same weights in CSR order), for batched PyTorch networks.
+
+        A SparseSynapse has no delays and one output: ``channel`` selects the synapses of one
+        channel (None: all, which must then share one); a delayed projection is an error
+        (delays belong to the engine, or to ``axonal.synapses.delay``)."""
+        if self.nnz and self.delays.max() > 0:
+            raise ValueError("Connectivity.synapse: this projection has synaptic delays, which a "
+                             "SparseSynapse does not model; run it in SparseNetwork or set the "
+                             "delays to 0")
+        keep = np.ones(self.nnz, dtype=bool)
+        if channel is not None:
+            keep = self.channels == channel
+        elif self.nnz and self.channels.min() != self.channels.max():
+            raise ValueError("Connectivity.synapse: the synapses use several channels "
+                             f"({sorted(set(self.channels.tolist()))}); pick one with channel=")
+        return SparseSynapse(self.n_pre, self.n_post, torch.from_numpy(self.pre_indices[keep]),
+                             torch.from_numpy(self.indices[keep]),
+                             torch.from_numpy(self.weights[keep]), trainable=trainable,
+                             dtype=dtype)
 
     def by_post(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The transposed index, cached: ``(post_ptr [n_post+1], synapse ids sorted by post,

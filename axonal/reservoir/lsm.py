@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..metrics.reservoir import ridge_fit, ridge_predict
+from ..metrics.reservoir import nrmse, ridge_fit, ridge_predict
 
 __all__ = ["liquid_features", "LiquidStateMachine"]
 
@@ -109,6 +109,7 @@ class LiquidStateMachine:
         X = self._standardize(feats)
         y = y.numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
         if self.readout == "logistic":
+            # lazy: importing scikit-learn costs about a second; only this readout needs it
             from sklearn.linear_model import LogisticRegression
 
             self._model = LogisticRegression(C=self.regularization, max_iter=self.max_iter).fit(X, y)
@@ -135,8 +136,6 @@ class LiquidStateMachine:
 
     def score_features(self, feats: torch.Tensor, y) -> float:
         """Accuracy (logistic) or NRMSE (ridge) on precomputed features."""
-        from ..metrics.reservoir import nrmse
-
         p = self.predict_features(feats)
         y = torch.as_tensor(y)
         if self.readout == "logistic":

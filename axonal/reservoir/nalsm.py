@@ -41,7 +41,9 @@ import numpy as np
 import torch
 
 from .connectivity import Connectivity, distance_connectivity, excitatory_mask, grid_positions
-from .engine import ActivityModulator, LIFPopulation, SparseNetwork, SynapseChannel, TraceSTDP
+from ..learning.stdp import STDP
+from ..neurons.lif import RefractoryLIFParams
+from .engine import ActivityModulator, SparseNetwork, SynapseChannel
 
 __all__ = ["NALSMConfig", "SpatialLiquid", "input_layer_spikes", "PLASTICITY_MODES"]
 
@@ -145,8 +147,9 @@ class SpatialLiquid:
         self.astro_initial = cfg.stdp_potentiation if cfg.astro_initial is None else cfg.astro_initial
         self.modulator_value = self.astro_initial
         self.network = SparseNetwork(
-            LIFPopulation(n, tau_m=cfg.tau_v, v_rest=0.0, v_reset=0.0, v_thresh=cfg.v_thresh, t_ref=cfg.t_ref),
-            channels=(SynapseChannel(cfg.tau_u),), recurrent=self.recurrent, input=self.input, dt=1.0,
+            RefractoryLIFParams(tau_mem=cfg.tau_v, v_rest=0.0, v_reset=0.0, threshold=cfg.v_thresh,
+                                t_ref=cfg.t_ref, dt=1.0),
+            channels=(SynapseChannel(cfg.tau_u),), recurrent=self.recurrent, input=self.input,
             **self._plasticity())
 
     # ------------------------------------------------------------------ plasticity
@@ -156,11 +159,12 @@ class SpatialLiquid:
             return {}
         a_minus = ws if self.mode == "astrocyte" else ws * cfg.stdp_potentiation
         common = dict(a_plus=ws * cfg.stdp_potentiation, a_minus=a_minus, tau_plus=cfg.trace_tau,
-                      tau_minus=cfg.trace_tau, trace_increment=cfg.trace_increment, modulates="depression")
+                      tau_minus=cfg.trace_tau, trace_increment=cfg.trace_increment, modulates="depression",
+                      dt=1.0, reduce="sum")
         lo_rec = np.where(self.exc, 0.0, -cfg.w_max) * ws
         hi_rec = np.where(self.exc, cfg.w_max, 0.0) * ws
-        rec = TraceSTDP(w_min=lo_rec, w_max=hi_rec, mirror=~self.exc, **common)
-        inp = TraceSTDP(w_min=-cfg.w_max * ws, w_max=cfg.w_max * ws, **common)
+        rec = STDP(w_min=lo_rec, w_max=hi_rec, mirror=~self.exc, **common)
+        inp = STDP(w_min=-cfg.w_max * ws, w_max=cfg.w_max * ws, **common)
         out = dict(plasticity=rec, input_plasticity=inp)
         if self.mode == "astrocyte":
             out["modulator"] = ActivityModulator(tau=cfg.astro_tau, w_rec=cfg.astro_weight,

@@ -5,16 +5,23 @@ engine.py``): every step multiplies the whole spike vector by dense ``[pre, post
 matrices (one per delay and channel), so it costs ``O(N^2)`` per step and is meant for small
 networks. It runs in PyTorch float64 on any device. Connectivities must not hold duplicate
 ``(pre, post)`` pairs (a dense matrix has one entry per pair).
+
+It stays as the engine's test reference because it is independent of the kernel: dense
+matrices instead of CSR rows and a ring buffer, and the plasticity is the library's dense
+``axonal.learning.STDP.step`` / ``apply`` on the weight matrix (masked to the synapses), not a
+re-implementation. The membrane is written out for any mix of current and conductance
+channels; ``tests/test_reservoir_engine.py`` also checks the engine against the library's
+neuron modules (``RefractoryLIF``, ``ConductanceLIF``) where their inputs can be formed.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
 
+from .components import ActivityModulator, neuron_arrays
 from .connectivity import Connectivity
-from .engine import ActivityModulator, SparseNetwork
+from .engine import SparseNetwork
 
 __all__ = ["reference_run"]
 
@@ -30,29 +37,17 @@ def _dense(conn: Connectivity, device):
                 D=f(conn.to_dense("delays")), C=f(conn.to_dense("channels")))
 
 
-def _stdp_dense(P, s_pre, s_post, tr, rule, m, dt):
-    """One step of the dense STDP rule on projection ``P`` (updates ``P['W']`` and the traces)."""
-    xpre, xpost = tr
-    xpre *= math.exp(-dt / rule.tau_plus)
-    xpost *= math.exp(-dt / rule.tau_minus)
-    ap = rule.a_plus * (m if rule.modulates in ("potentiation", "both") else 1.0)
-    am = rule.a_minus * (m if rule.modulates in ("depression", "both") else 1.0)
-    n_pre = P["W"].shape[0]
-    dev = P["W"].device
-    mirror = torch.zeros(n_pre, dtype=torch.bool, device=dev) if rule.mirror is None else \
-        torch.as_tensor(np.asarray(rule.mirror, bool), device=dev)
-    ltp = torch.outer(xpre, s_post)          # pre trace x post spike now
-    ltd = torch.outer(s_pre, xpost)          # pre spike now x post trace
-    normal = ap * ltp - am * ltd
-    mirrored = -am * ltp + ap * ltd
-    dw = torch.where(mirror[:, None], mirrored, normal)
-    W = P["W"] + dw * P["M"]
-    lo = torch.as_tensor(np.broadcast_to(np.asarray(rule.w_min, float), (n_pre,)).copy(), device=dev)
-    hi = torch.as_tensor(np.broadcast_to(np.asarray(rule.w_max, float), (n_pre,)).copy(), device=dev)
-    touched = P["M"] & ((s_pre[:, None] > 0) | (s_post[None, :] > 0))
-    P["W"] = torch.where(touched, torch.minimum(torch.maximum(W, lo[:, None]), hi[:, None]), W)
-    xpre += rule.trace_increment * s_pre
-    xpost += rule.trace_increment * s_post
+def _stdp_dense(P, s_pre, s_post, state, rule, m):
+    """One step of ``rule`` (axonal.learning.STDP) on projection ``P``: updates ``P['W']``
+    ``[pre, post]`` on its synapses, clipping only those a spike touched (as the sparse
+    kernel does); returns the rule's new trace state."""
+    W = P["W"].T.clone()                    # the rule's layout [out = post, in = pre]
+    mask = P["M"].T
+    dw, state = rule.step(s_pre[None], s_post[None], state, W, modulator=m)
+    touched = mask & ((s_post[:, None] > 0) | (s_pre[None, :] > 0))
+    rule.apply(W, dw * mask, where=touched)
+    P["W"] = W.T
+    return state
 
 
 def reference_run(net: SparseNetwork, n_steps: int, *, v0=None, input_current=None,
@@ -67,7 +62,7 @@ def reference_run(net: SparseNetwork, n_steps: int, *, v0=None, input_current=No
     dev = torch.device(device)
     f64 = dict(dtype=torch.float64, device=dev)
     n, dt = net.n, net.dt
-    lif = net.neurons.arrays(dt)
+    lif = neuron_arrays(net.neurons, n)
     tau, vr, vreset, vth, ib = (torch.as_tensor(lif[k], **f64) for k in
                                 ("tau_m", "v_rest", "v_reset", "v_thresh", "i_bias"))
     ref = torch.as_tensor(lif["ref_steps"], device=dev)
@@ -83,8 +78,7 @@ def reference_run(net: SparseNetwork, n_steps: int, *, v0=None, input_current=No
     pending = {}
     modulator = net.modulator if modulator is None else modulator
     m_state = modulator.initial if isinstance(modulator, ActivityModulator) else None
-    tr_r = (torch.zeros(n, **f64), torch.zeros(n, **f64))
-    tr_u = (torch.zeros(net.n_inputs, **f64), torch.zeros(n, **f64))
+    tr_r = tr_u = None  # the STDP trace states (None: fresh)
     cur = None if input_current is None else torch.as_tensor(np.asarray(input_current), **f64)
     inp = None if input_spikes is None else torch.as_tensor(np.asarray(input_spikes, float), **f64)
     raster = torch.zeros(n_steps, n, dtype=torch.bool, device=dev)
@@ -132,10 +126,10 @@ def reference_run(net: SparseNetwork, n_steps: int, *, v0=None, input_current=No
                 m = float(np.asarray(modulator)[t])
             mtrace[t] = m
             if net.plasticity is not None:
-                _stdp_dense(R, sf, sf, tr_r, net.plasticity, m, dt)
+                tr_r = _stdp_dense(R, sf, sf, tr_r, net.plasticity, m)
             if net.input_plasticity is not None:
                 uu = u if u is not None else torch.zeros(net.n_inputs, **f64)
-                _stdp_dense(U, uu, sf, tr_u, net.input_plasticity, m, dt)
+                tr_u = _stdp_dense(U, uu, sf, tr_u, net.input_plasticity, m)
             if isinstance(modulator, ActivityModulator):
                 nu = float(u.sum()) if u is not None else 0.0
                 drive_m = modulator.w_rec * float(sf.sum()) + modulator.w_in * nu + modulator.bias

@@ -1,4 +1,5 @@
 """Synapses: time-distributed linear/conv wrappers, recurrence, delays, event-driven layers."""
 from .sparse import EventLinear, event_linear
+from .sparse_connectivity import SparseSynapse
 
-__all__ = ["EventLinear", "event_linear"]
+__all__ = ["EventLinear", "event_linear", "SparseSynapse"]
