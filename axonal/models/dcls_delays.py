@@ -33,11 +33,12 @@ from torch import nn
 from pydantic import Field, field_validator
 from torch.nn import functional as F
 
-from ..config import _Section, check_layer_sizes
+from ..config import Section, check_layer_sizes
 from ..network import Sequential
 from ..neurons import LIF
 from ..surrogate import ATan
 from ..synapses.delay import DelayedLinear, clamp_positions, delay_param_groups, set_sigma, sigma_schedule
+from .registry import encoded_channels, register_model
 
 __all__ = ["DCLSDelaySNN", "summed_softmax_loss", "summed_softmax_predict", "DCLS_SHD_DEFAULTS",
            "DCLS_SSC_DEFAULTS"]
@@ -187,7 +188,7 @@ class DCLSDelaySNN(nn.Module):
 
 
 # ----------------------------------------------------------------------------- zoo entry (recipes)
-class DCLSDelaysConfig(_Section):
+class DCLSDelaysConfig(Section):
     """``model`` section of ``architecture: dcls_delays`` (:class:`DCLSDelayClassifier`).
 
     Defaults are the paper's SHD configuration (Hammouamri et al. 2024, ``best_config_SHD.py``):
@@ -283,11 +284,11 @@ class DCLSDelayClassifier(nn.Module):
         clamp_positions(self)
 
 
-def _build_dcls(section, info, encoder):
-    from . import encoded_channels
-
+def build_dcls(section: DCLSDelaysConfig, info, encoder) -> DCLSDelayClassifier:
     return DCLSDelayClassifier.from_config(section, n_inputs=encoded_channels(encoder, info),
                                            n_classes=info.n_classes, encoder=encoder)
 
+
+register_model("dcls_delays", DCLSDelaysConfig, build_dcls)
 
 __all__ += ["DCLSDelaysConfig", "DCLSDelayClassifier"]
