@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from axonal.config import ConfigError, load_config
+from axonal.recipes import ConfigError, load_config
 from axonal.data import load_dataset, make_loader
 from axonal.data.long_horizon import IGNORE_INDEX
 from axonal.metrics import SpikeMonitor
@@ -83,7 +83,7 @@ def test_copy_recipe_trains_with_matched_lstm_baseline(tmp_path):
     cfg = cfg.model_copy(update={"baselines": [b for b in cfg.baselines if b.architecture == "lstm"]})
     res = Trainer(cfg, run_dir=tmp_path, quiet=True).fit()
     rows = res["baselines"]
-    assert [r["architecture"] for r in rows] == ["spiking_rnn/amsu", "lstm"]
+    assert [r["architecture"] for r in rows] == ["spiking_rnn/astrocyte_lif", "lstm"]
     main, lstm = rows
     # the matched LSTM is the hidden size whose parameter count is closest to the main model's
     h = next(k for k in range(1, 50) if lstm_parameter_count(9, 8, k) == lstm["trainable_parameters"])
