@@ -59,7 +59,7 @@ def train(
     import time
 
     try:
-        from .recipes import load_config  # lazy: see the module docstring
+        from .recipes import load_config, upgrade_recipe  # lazy: see the module docstring
         from .train import Trainer, load_checkpoint
 
         t0 = time.perf_counter()
@@ -69,7 +69,7 @@ def train(
             recipe = load_config(config, set_ or ()) if config is not None else None
             if recipe is None and set_:
                 stored = load_checkpoint(Path(resume) / "checkpoints" / "last.json")["config"]
-                recipe = load_config(stored, set_)
+                recipe = load_config(upgrade_recipe(stored), set_)
             trainer = Trainer.resume(resume, quiet=quiet, config=recipe)
         else:
             if config is None:

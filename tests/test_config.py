@@ -1,6 +1,7 @@
 """Recipes: validation messages (unknown keys, bad values), dotted overrides, files and built-ins;
 the model registry and its schemas; neuron names and constants taken from the neuron catalog."""
 import json
+import pickle
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from axonal.models import SpikingClassifier, SpikingClassifierConfig, build_mode
 from axonal.models.registry import MODELS, RENAMED_NEURONS, neuron_choice, neuron_param_fields
 from axonal.neurons import NEURONS, NeuronModule, NeuronParams, constant, neuron_class, neuron_names
 from axonal.neurons.lif import AdaptiveLIFParams, CurrentBasedLIFParams
-from axonal.recipes import ConfigError, Recipe, apply_overrides, available_recipes, load_config
+from axonal.recipes import ConfigError, Recipe, apply_overrides, available_recipes, load_config, upgrade_recipe
 from axonal.surrogate import ATan
 
 
@@ -144,6 +145,7 @@ def test_yaml_json_dict_and_recipe_sources_agree(tmp_path):
     assert a == b == c
     assert load_config(a) == a and load_config(a.to_dict()) == a
     assert json.loads(json.dumps(a.to_dict())) == a.to_dict()
+    assert pickle.loads(pickle.dumps(a)) == a            # the per-neuron model schema pickles by name
 
 
 def test_every_builtin_recipe_validates():
@@ -372,3 +374,20 @@ def test_environment_is_one_helper():
     assert env["torch"] == torch.__version__ and env["axonal"] == axonal.__version__
     commit = env["git_commit"]
     assert commit == "unknown" or (len(commit) == 40 and int(commit, 16) >= 0)
+
+
+def test_recipes_recorded_by_earlier_versions_still_load():
+    """Run folders written before the catalog vocabulary (``tau_syn: null`` for a LIF classifier,
+    ``neuron: amsu``) resume and evaluate; a user's recipe with the same keys is still an error."""
+    old = {"name": "old", "model": {"architecture": "spiking_classifier", "hidden": [8], "neuron": "lif",
+                                    "tau_mem": 10.0, "tau_syn": None, "tau_adapt": None, "adaptation": None,
+                                    "threshold": 1.0, "reset": "subtract", "surrogate": "atan"},
+           "baselines": [{"architecture": "spiking_rnn", "neuron": "amsu", "hidden_size": 4},
+                         {"architecture": "lstm", "hidden_size": 3, "parameter_budget": None}]}
+    assert "unknown key 'tau_syn'" in _error(old)
+    assert "'amsu' is now called 'astrocyte_lif'" in _error({"model": old["baselines"][0]})
+    cfg = load_config(upgrade_recipe(old))
+    assert cfg.model.neuron == "lif" and cfg.model.tau_mem == 10.0 and cfg.model.hidden == [8]
+    assert cfg.baselines[0].neuron == "astrocyte_lif" and cfg.baselines[1].parameter_budget is None
+    assert old["model"]["tau_syn"] is None and old["baselines"][0]["neuron"] == "amsu"   # input untouched
+    assert upgrade_recipe(cfg.to_dict()) == cfg.to_dict()

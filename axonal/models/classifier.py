@@ -227,6 +227,10 @@ class SpikingClassifierConfig(Section):
         neuron.Params(**self.neuron_params())   # the Params checks every value (a ValueError names the field)
         return self
 
+    def __reduce__(self):
+        # the per-neuron schema is made at run time: pickle rebuilds it from the neuron's name
+        return _rebuild_section, (self.neuron, self.model_dump())
+
     def neuron_params(self) -> dict[str, Any]:
         """The neuron's constants as keyword arguments of its module (surrogate as an object)."""
         if self.neuron_type is None:
@@ -235,6 +239,10 @@ class SpikingClassifierConfig(Section):
         if "surrogate" in params:
             params["surrogate"] = get_surrogate(params["surrogate"], self.surrogate_width)
         return params
+
+
+def _rebuild_section(neuron: str, data: dict) -> SpikingClassifierConfig:
+    return SpikingClassifierConfig.for_neuron(neuron).model_validate(data)
 
 
 def _params_has(cls: type, key: str) -> bool:

@@ -33,8 +33,9 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from ..config import (ConfigError, DataConfig, EncoderConfig, OptimiserConfig, OutputConfig, Section,
                       TrainingConfig, closest)
 from ..models import model_schema  # the package: importing it registers the whole zoo
+from ..models.registry import RENAMED_NEURONS
 
-__all__ = ["Recipe", "ConfigError", "load_config", "apply_overrides", "available_recipes"]
+__all__ = ["Recipe", "ConfigError", "load_config", "apply_overrides", "available_recipes", "upgrade_recipe"]
 
 
 def _model_section(value: Any, where: str):
@@ -250,6 +251,29 @@ def apply_overrides(data: Mapping, overrides: Sequence[str]) -> dict:
                 raise ConfigError(f"override {item!r}: {'.'.join(path[:i + 1])} is a value, not a section")
             node = child
         node[path[-1]] = value
+    return out
+
+
+def upgrade_recipe(data: Mapping) -> dict:
+    """A recipe dict recorded by an earlier axonal (a run folder's ``config.json`` or checkpoint)
+    in today's vocabulary, so that old runs still resume and evaluate: old neuron names become
+    the catalog's (:data:`axonal.models.registry.RENAMED_NEURONS`) and unset keys (``null``) that
+    the model's schema no longer has are dropped (the spiking classifier recorded ``tau_syn:
+    null`` for every neuron). A user's recipe is never upgraded silently: ``load_config`` reports
+    old names and unknown keys."""
+    out = json.loads(json.dumps(dict(data)))
+    sections = [out.get("model")] + list(out.get("baselines") or [])
+    for section in sections:
+        if not isinstance(section, dict):
+            continue
+        if section.get("neuron") in RENAMED_NEURONS:
+            section["neuron"] = RENAMED_NEURONS[section["neuron"]]
+        try:
+            known = model_schema(section).model_fields
+        except ValueError:
+            continue   # load_config reports it
+        for key in [k for k, v in section.items() if v is None and k not in known]:
+            del section[key]
     return out
 
 

@@ -42,7 +42,7 @@ from ..encoding import get_encoder
 from ..metrics import SpikeMonitor, energy
 from ..models import build_model
 from ..provenance import environment, git_commit
-from ..recipes import Recipe, load_config
+from ..recipes import Recipe, load_config, upgrade_recipe
 from . import checkpoint as ckpt
 from .baselines import run_baselines
 
@@ -98,7 +98,7 @@ class Trainer:
         ``output``; otherwise the run's own recipe is used.
         """
         record = ckpt.load_checkpoint(Path(run_dir) / "checkpoints" / "last.json")
-        stored = load_config(record["config"])
+        stored = load_config(upgrade_recipe(record["config"]))
         if config is not None:
             a, b = stored.to_dict(), config.to_dict()
             a["training"]["epochs"] = b["training"]["epochs"]
@@ -420,7 +420,7 @@ def evaluate_checkpoint(path: str | Path, split: str = "test") -> dict:
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be train, val or test, got {split!r}")
     record = ckpt.load_checkpoint(resolve_checkpoint(path))
-    trainer = Trainer(load_config(record["config"]), run_dir=Path(record["path"]).parent.parent, quiet=True)
+    trainer = Trainer(load_config(upgrade_recipe(record["config"])), run_dir=Path(record["path"]).parent.parent, quiet=True)
     trainer.build()
     ckpt.restore(record, trainer.model, rng=False)
     result = trainer.evaluate(split, monitor=True)
