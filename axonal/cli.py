@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -56,8 +57,6 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
 ) -> None:
     """Train a recipe; writes checkpoints, metrics, plots and results.json into the run folder."""
-    import time
-
     try:
         from .recipes import load_config, upgrade_recipe  # lazy: see the module docstring
         from .train import Trainer, load_checkpoint

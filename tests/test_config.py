@@ -4,7 +4,7 @@ import json
 import pickle
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 import pytest
@@ -12,7 +12,8 @@ import torch
 
 from axonal.config import Section
 from axonal.models import SpikingClassifier, SpikingClassifierConfig, build_model, model_names, register_model
-from axonal.models.registry import MODELS, RENAMED_NEURONS, neuron_choice, neuron_param_fields
+from axonal.models.registry import (MODELS, RENAMED_NEURONS, configurable_population, neuron_choice,
+                                    neuron_param_fields)
 from axonal.neurons import NEURONS, NeuronModule, NeuronParams, constant, neuron_class, neuron_names
 from axonal.neurons.lif import AdaptiveLIFParams, CurrentBasedLIFParams
 from axonal.recipes import ConfigError, Recipe, apply_overrides, available_recipes, load_config, upgrade_recipe
@@ -52,9 +53,9 @@ def test_unknown_nested_key_in_early_stopping():
 def test_unknown_neuron_lists_the_catalog():
     msg = _error({"model": {"neuron": "lif2"}})
     assert "model.neuron" in msg and "unknown neuron 'lif2'" in msg and "did you mean 'lif'" in msg
-    for name in neuron_names():
-        if issubclass(neuron_class(name), NeuronModule):
-            assert name in msg
+    assert {"lif", "cuba_lif", "adaptive_lif", "izhikevich", "astrocyte_lif"} <= set(_spiking_classifier_neurons())
+    for name in _spiking_classifier_neurons():
+        assert name in msg
 
 
 def test_negative_learning_rate_is_rejected_with_location():
@@ -173,7 +174,7 @@ def test_unknown_recipe_name_and_broken_files(tmp_path):
 
 # ----------------------------------------------------------------------------- neuron vocabulary
 def _spiking_classifier_neurons():
-    return [n for n in neuron_names() if issubclass(neuron_class(n), NeuronModule)]
+    return [n for n in neuron_names() if configurable_population(neuron_class(n))]
 
 
 @pytest.mark.parametrize("name", _spiking_classifier_neurons())
@@ -298,6 +299,18 @@ def test_a_newly_registered_neuron_is_usable_without_touching_config(monkeypatch
     torch.testing.assert_close(neuron.params().leak, torch.tensor(0.25))
     assert model(torch.randn(5, 2, 3)).shape == (2, 2)
     assert load_config(cfg) == cfg
+
+    @dataclass(frozen=True)
+    class SizedParams(LeakParams):
+        n_branches: int = field(kw_only=True)   # no default: a recipe cannot configure this neuron
+
+    class Sized(Leak):
+        Params = SizedParams
+
+    monkeypatch.setitem(NEURONS, "test_sized", Sized)
+    assert not configurable_population(Sized) and configurable_population(Leak)
+    msg = _error({"model": {"neuron": "test_sized"}})
+    assert "spiking_classifier cannot use neuron 'test_sized'" in msg and "test_leak" in msg
 
 
 def test_changing_the_neuron_needs_a_new_section():

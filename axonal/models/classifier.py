@@ -24,10 +24,11 @@ from torch import nn
 from ..config import Section, check_layer_sizes
 from ..network import Sequential, Temporal
 from ..neurons import Recurrent
-from ..neurons.base import NeuronModule, check_sequence
+from ..neurons.base import check_sequence
 from ..neurons.catalog import neuron_class, neuron_names
 from ..surrogate import get_surrogate
-from .registry import encoded_channels, neuron_choice, neuron_param_fields, register_model
+from .registry import (configurable_population, encoded_channels, neuron_choice, neuron_param_fields,
+                       register_model)
 
 __all__ = ["SpikingClassifier", "SpikingClassifierConfig", "LeakyIntegrator", "READOUTS"]
 
@@ -73,7 +74,7 @@ class LeakyIntegrator(Temporal):
 
 def _make_neuron(kind: str, size: int, recurrent: bool, params: dict, learn: Sequence[str],
                  per_neuron: bool, recurrent_scale: float = 1.0) -> nn.Module:
-    cls = neuron_choice(kind, base=NeuronModule, who="SpikingClassifier")
+    cls = neuron_choice(kind, accept=configurable_population, who="SpikingClassifier")
     neuron = cls(size, learn=tuple(learn), per_neuron=per_neuron, **params)
     return Recurrent(neuron, weight_scale=recurrent_scale) if recurrent else neuron
 
@@ -81,7 +82,7 @@ def _make_neuron(kind: str, size: int, recurrent: bool, params: dict, learn: Seq
 class SpikingClassifier(nn.Module):
     """Spiking classifier of time-major sequences; ``forward(x [T, B, C]) -> scores [B, K]``.
 
-    ``neuron`` is a name of ``axonal.neurons.catalog`` whose class is a ``NeuronModule``;
+    ``neuron`` is a name of ``axonal.neurons.catalog`` (a ``NeuronModule`` population);
     ``neuron_params`` (fields of that neuron's Params: ``tau_mem``, ``threshold``, ``reset``,
     ``surrogate``, ...) go to every spiking layer and ``learn`` names its learnable constants. ``recurrent`` adds all-to-all recurrent weights to each hidden layer, initialised
     uniformly in ``±recurrent_scale / sqrt(N)``. ``encoder`` is
@@ -152,7 +153,9 @@ class SpikingClassifier(nn.Module):
 class SpikingClassifierConfig(Section):
     """``model`` section of ``architecture: spiking_classifier`` (:class:`SpikingClassifier`).
 
-    ``neuron`` is any neuron of ``axonal.neurons.catalog`` built as a ``NeuronModule``. The
+    ``neuron`` is any neuron of ``axonal.neurons.catalog`` that a recipe can configure as a
+    population (``axonal.models.registry.configurable_population``: a ``NeuronModule`` whose
+    constants all have defaults). The
     section's other keys are the fields of that neuron's Params dataclass, with its defaults
     (``tau_mem``, ``threshold``, ``reset``, ``surrogate``, ``tau_syn`` for ``cuba_lif``,
     ``tau_adapt`` / ``adaptation`` for ``adaptive_lif``, ...): :meth:`resolve` derives the schema
@@ -189,7 +192,7 @@ class SpikingClassifierConfig(Section):
     @classmethod
     def for_neuron(cls, name: str) -> type["SpikingClassifierConfig"]:
         """The schema of the section for neuron ``name`` (built once per neuron class)."""
-        return _schema_for(neuron_choice(name, base=NeuronModule, who="spiking_classifier"))
+        return _schema_for(neuron_choice(name, accept=configurable_population, who="spiking_classifier"))
 
     @classmethod
     def key_hint(cls, key: str) -> str:
@@ -206,12 +209,12 @@ class SpikingClassifierConfig(Section):
     @field_validator("neuron")
     @classmethod
     def _known_neuron(cls, v):
-        neuron_choice(v, base=NeuronModule, who="spiking_classifier")
+        neuron_choice(v, accept=configurable_population, who="spiking_classifier")
         return v
 
     @model_validator(mode="after")
     def _fits_neuron(self):
-        neuron = neuron_choice(self.neuron, base=NeuronModule, who="spiking_classifier")
+        neuron = neuron_choice(self.neuron, accept=configurable_population, who="spiking_classifier")
         if self.neuron_type is None:
             raise ValueError(f"the spiking_classifier section takes the constants of its neuron: validate it with "
                              f"SpikingClassifierConfig.for_neuron({self.neuron!r}) or load_config")
@@ -224,7 +227,10 @@ class SpikingClassifierConfig(Section):
             raise ValueError(f"neuron {self.neuron!r} cannot learn {bad}; allowed values: {', '.join(rules)}")
         if self.surrogate_width is not None and "surrogate" not in type(self).model_fields:
             raise ValueError(f"surrogate_width: neuron {self.neuron!r} has no surrogate; remove it")
-        neuron.Params(**self.neuron_params())   # the Params checks every value (a ValueError names the field)
+        try:   # the Params checks every value (its error names the field)
+            neuron.Params(**self.neuron_params())
+        except TypeError as err:
+            raise ValueError(f"neuron {self.neuron!r}: {err}") from None
         return self
 
     def __reduce__(self):

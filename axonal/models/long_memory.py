@@ -242,8 +242,6 @@ def _lstm_synops(m: nn.LSTM, args, kwargs, output):
     """SynOps of ``nn.LSTM``: every step multiplies the input and the previous hidden state into
     the four gates, ``4 h (n + h)`` real-valued MACs per sample and step and layer (the gate
     nonlinearities and element-wise products are not synaptic operations)."""
-    from ..metrics.synops import SynapticCount
-
     x = args[0] if args else kwargs["input"]
     steps_batch = x.shape[0] * (x.shape[1] if x.ndim == 3 else 1)
     h, n = m.hidden_size, m.input_size

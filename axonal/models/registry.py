@@ -29,12 +29,13 @@ import torch
 from torch import nn
 
 from ..config import Section, closest
+from ..neurons.base import NeuronModule
 from ..neurons.catalog import neuron_class, neuron_names
 from ..surrogate import Surrogate
 
 __all__ = ["ModelEntry", "MODELS", "DEFAULT_ARCHITECTURE", "register_model", "model_entry", "model_names",
            "model_schema", "build_model", "encoded_channels", "RENAMED_NEURONS", "neuron_choice",
-           "neuron_param_fields"]
+           "configurable_population", "neuron_param_fields"]
 
 #: the architecture of a ``model`` section that does not name one
 DEFAULT_ARCHITECTURE = "spiking_classifier"
@@ -114,19 +115,19 @@ def encoded_channels(encoder: nn.Module | None, info) -> int:
 RENAMED_NEURONS = {"cuba": "cuba_lif", "alif": "adaptive_lif", "amsu": "astrocyte_lif"}
 
 
-def neuron_choice(name: Any, supported: Sequence[type] | None = None, *, base: type | None = None,
-                  who: str = "this model") -> type:
+def neuron_choice(name: Any, supported: Sequence[type] | None = None, *,
+                  accept: Callable[[type], bool] | None = None, who: str = "this model") -> type:
     """The neuron class that the catalog registers as ``name``.
 
-    ``supported`` (exact classes) or ``base`` (a base class) restrict the choice to the neurons
-    a model can build; the error then lists the catalog names that qualify. An old name
+    ``supported`` (exact classes) or ``accept`` (a test of the class) restrict the choice to the
+    neurons a model can build; the error then lists the catalog names that qualify. An old name
     (:data:`RENAMED_NEURONS`) is an error that names the new one.
     """
     if isinstance(name, str) and name in RENAMED_NEURONS:
         new = RENAMED_NEURONS[name]
         raise ValueError(f"neuron {name!r} is now called {new!r} (the names of axonal.neurons.catalog); "
                          f"did you mean {new!r}?")
-    allowed = [n for n in neuron_names() if _fits(neuron_class(n), supported, base)]
+    allowed = [n for n in neuron_names() if _fits(neuron_class(n), supported, accept)]
     if name not in allowed:
         if isinstance(name, str) and name in neuron_names():
             raise ValueError(f"{who} cannot use neuron {name!r}; allowed values: {', '.join(allowed)}")
@@ -134,10 +135,21 @@ def neuron_choice(name: Any, supported: Sequence[type] | None = None, *, base: t
     return neuron_class(name)
 
 
-def _fits(cls: type, supported: Sequence[type] | None, base: type | None) -> bool:
+def _fits(cls: type, supported: Sequence[type] | None, accept: Callable[[type], bool] | None) -> bool:
     if supported is not None and cls not in tuple(supported):
         return False
-    return base is None or (isinstance(cls, type) and issubclass(cls, base))
+    return accept is None or bool(accept(cls))
+
+
+def configurable_population(cls: type) -> bool:
+    """True for a neuron a recipe can configure as a population: a ``NeuronModule`` built as
+    ``cls(size, learn=..., per_neuron=..., **constants)`` whose Params constants all have
+    defaults (a recipe can then give any subset of them)."""
+    params = getattr(cls, "Params", None)
+    return (isinstance(cls, type) and issubclass(cls, NeuronModule) and isinstance(params, type)
+            and dataclasses.is_dataclass(params)
+            and all(f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+                    for f in dataclasses.fields(params) if f.init))
 
 
 def neuron_param_fields(params_type: type) -> dict[str, tuple[type, Any]]:

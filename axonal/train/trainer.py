@@ -41,12 +41,12 @@ from ..data import load_dataset, make_loader
 from ..encoding import get_encoder
 from ..metrics import SpikeMonitor, energy
 from ..models import build_model
-from ..provenance import environment, git_commit
+from ..provenance import environment
 from ..recipes import Recipe, load_config, upgrade_recipe
 from . import checkpoint as ckpt
 from .baselines import run_baselines
 
-__all__ = ["Trainer", "evaluate_checkpoint", "epoch_seed", "environment", "git_commit"]
+__all__ = ["Trainer", "evaluate_checkpoint", "epoch_seed", "environment"]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
