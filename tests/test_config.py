@@ -228,6 +228,9 @@ def test_params_validate_the_values_of_the_section():
     assert "sigmoidal" in msg and "fast_sigmoid" in msg
     msg = _error({"model": {"tau_mem": "slow"}})
     assert "model.tau_mem" in msg
+    msg = _error({"model": {"architecture": "dcls_delays", "backend": "cuda"}})
+    assert "model.backend" in msg and "'numba'" in msg and "'reference'" in msg
+    assert load_config({"model": {"architecture": "dcls_delays", "backend": "scan"}}).model.backend == "scan"
 
 
 def test_section_values_reach_the_neurons_of_the_built_model():

@@ -155,12 +155,11 @@ class SpikingClassifierConfig(Section):
 
     ``neuron`` is any neuron of ``axonal.neurons.catalog`` that a recipe can configure as a
     population (``axonal.models.registry.configurable_population``: a ``NeuronModule`` whose
-    constants all have defaults). The
-    section's other keys are the fields of that neuron's Params dataclass, with its defaults
-    (``tau_mem``, ``threshold``, ``reset``, ``surrogate``, ``tau_syn`` for ``cuba_lif``,
-    ``tau_adapt`` / ``adaptation`` for ``adaptive_lif``, ...): :meth:`resolve` derives the schema
-    of each neuron from ``dataclasses.fields`` of its Params, and the Params itself validates
-    the values. ``learn`` lists constants trained with the weights (``Params.learn_rules()``);
+    constants all have defaults). The section's other keys are the fields of that neuron's
+    Params dataclass, with its defaults (``tau_mem``, ``threshold``, ``reset``, ``surrogate``,
+    ``tau_syn`` for ``cuba_lif``, ``tau_adapt`` / ``adaptation`` for ``adaptive_lif``, ...):
+    :meth:`resolve` derives the schema of each neuron from ``dataclasses.fields`` of its Params,
+    and the Params itself validates the values. ``learn`` lists constants trained with the weights (``Params.learn_rules()``);
     ``surrogate_width`` sets the width of the named surrogate.
     """
 
@@ -196,7 +195,9 @@ class SpikingClassifierConfig(Section):
 
     @classmethod
     def key_hint(cls, key: str) -> str:
-        users = [n for n in neuron_names() if _params_has(neuron_class(n), key)]
+        """Names the neurons whose constant ``key`` is, when a section of another neuron has it."""
+        users = [n for n in neuron_names() if configurable_population(neuron_class(n))
+                 and key in neuron_param_fields(neuron_class(n).Params)]
         if not users:
             return ""
         return f"; {key} is a constant of neuron {' / '.join(users)}: set neuron to {users[0]!r} or remove it"
@@ -224,7 +225,7 @@ class SpikingClassifierConfig(Section):
         rules = neuron.Params.learn_rules()
         bad = [n for n in self.learn if n not in rules]
         if bad:
-            raise ValueError(f"neuron {self.neuron!r} cannot learn {bad}; allowed values: {', '.join(rules)}")
+            raise ValueError(f"neuron {self.neuron!r} cannot learn {bad}; allowed values: {', '.join(rules) or 'none'}")
         if self.surrogate_width is not None and "surrogate" not in type(self).model_fields:
             raise ValueError(f"surrogate_width: neuron {self.neuron!r} has no surrogate; remove it")
         try:   # the Params checks every value (its error names the field)
@@ -249,11 +250,6 @@ class SpikingClassifierConfig(Section):
 
 def _rebuild_section(neuron: str, data: dict) -> SpikingClassifierConfig:
     return SpikingClassifierConfig.for_neuron(neuron).model_validate(data)
-
-
-def _params_has(cls: type, key: str) -> bool:
-    params = getattr(cls, "Params", None)
-    return isinstance(params, type) and key in neuron_param_fields(params)
 
 
 @functools.cache

@@ -34,6 +34,7 @@ from pydantic import Field, field_validator
 from torch.nn import functional as F
 
 from ..config import Section, check_layer_sizes
+from ..kernels.registry import check_backend
 from ..network import Sequential
 from ..neurons import LIF
 from ..surrogate import ATan
@@ -212,12 +213,18 @@ class DCLSDelaysConfig(Section):
     sigma_end: float = Field(0.23, gt=0)
     sigma_fraction: float = Field(0.25, gt=0, le=1)  # share of the epochs over which sigma shrinks
     positions_lr_factor: float = Field(100.0, ge=0)  # 0 freezes the positions (like delays=random)
-    backend: Literal["auto", "scan", "numba"] = "auto"
+    backend: str = "auto"                            # LIF backend: auto or one of axonal.kernels.registry.BACKENDS
 
     @field_validator("hidden")
     @classmethod
     def _positive_sizes(cls, v):
         return check_layer_sizes(v)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, v):
+        check_backend(v)
+        return v
 
 
 class DCLSDelayClassifier(nn.Module):
