@@ -167,3 +167,20 @@ class OutputConfig(Section):
     dir: str = "runs/run"
     raster: bool = True
     curves: bool = True
+
+
+# ----------------------------------------------------------------------------- moved names
+#: names this module had before the model schemas moved beside their builders (issue 13)
+_MOVED = {
+    "Recipe": "axonal.recipes", "load_config": "axonal.recipes", "apply_overrides": "axonal.recipes",
+    "available_recipes": "axonal.recipes", "SpikingClassifierConfig": "axonal.models",
+    "register_model_schema": "axonal.models (register_model(name, schema, builder))",
+    "MODEL_SCHEMAS": "axonal.models (MODELS: architecture -> schema and builder)",
+}
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        raise ImportError(f"axonal.config.{name} moved to {_MOVED[name]}; axonal.config keeps the generic "
+                          "sections only")
+    raise AttributeError(f"module 'axonal.config' has no attribute {name!r}")

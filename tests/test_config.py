@@ -407,3 +407,14 @@ def test_recipes_recorded_by_earlier_versions_still_load():
     assert cfg.baselines[0].neuron == "astrocyte_lif" and cfg.baselines[1].parameter_budget is None
     assert old["model"]["tau_syn"] is None and old["baselines"][0]["neuron"] == "amsu"   # input untouched
     assert upgrade_recipe(cfg.to_dict()) == cfg.to_dict()
+
+
+def test_names_that_left_config_say_where_they_went():
+    with pytest.raises(ImportError, match="axonal.config.load_config moved to axonal.recipes"):
+        from axonal.config import load_config  # noqa: F401
+    with pytest.raises(ImportError, match="register_model"):
+        from axonal.config import register_model_schema  # noqa: F401
+    with pytest.raises(AttributeError):
+        import axonal.config
+
+        axonal.config.no_such_name
