@@ -5,7 +5,7 @@ import pickle
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import pytest
 import torch
@@ -418,3 +418,18 @@ def test_names_that_left_config_say_where_they_went():
         import axonal.config
 
         axonal.config.no_such_name
+
+
+def test_neuron_param_fields_maps_each_kind_of_default():
+    @dataclass(frozen=True)
+    class P(NeuronParams):
+        tau: float = constant(5, learn="log")          # learnable int default -> float
+        steps: int = constant(3, check="positive")     # fixed int stays int
+        v_reset: float | None = None                   # None: any value, the Params checks it
+        surrogate: object = ATan()                     # a surrogate object -> its name
+        flag: bool = False
+        weights: object = torch.zeros(2)               # not writable in a recipe: left out
+        derived: float = field(default=0.0, init=False)
+
+    assert neuron_param_fields(P) == {"tau": (float, 5.0), "steps": (int, 3), "v_reset": (Any, None),
+                                      "surrogate": (str, "atan"), "flag": (bool, False)}

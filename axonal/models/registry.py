@@ -157,13 +157,18 @@ def neuron_param_fields(params_type: type) -> dict[str, tuple[type, Any]]:
     for ``pydantic.create_model``, derived from ``dataclasses.fields`` (never restated).
 
     Learnable constants are floats; other fields take the type of their default (a surrogate
-    default becomes its name). Fields whose default a recipe cannot write (tensors, objects,
-    no default) are left out: the Params default applies.
+    default becomes its name; a ``None`` default takes any value, which the Params checks).
+    Fields whose default a recipe cannot write (tensors, objects, no default) are left out: the
+    Params default applies.
     """
     out: dict[str, tuple[type, Any]] = {}
     for f in dataclasses.fields(params_type):
+        if not f.init:
+            continue
         default = f.default
-        if isinstance(default, Surrogate):
+        if default is None:
+            out[f.name] = (Any, None)
+        elif isinstance(default, Surrogate):
             out[f.name] = (str, default.name)
         elif isinstance(default, bool):
             out[f.name] = (bool, default)
