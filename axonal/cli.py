@@ -8,11 +8,15 @@
 
 Errors (bad recipe, missing or corrupt checkpoint, ...) print one line ``error: ...`` and exit
 with code 2; set ``AXONAL_DEBUG=1`` to see the traceback instead.
+
+Each command imports what it needs when it runs (the training stack loads torch, the model zoo
+and the datasets), so ``axonal --help`` and the listings answer without that start-up cost.
 """
 from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -53,11 +57,9 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
 ) -> None:
     """Train a recipe; writes checkpoints, metrics, plots and results.json into the run folder."""
-    import time
-
     try:
-        from .config import load_config
-        from .train import Trainer
+        from .recipes import load_config, upgrade_recipe  # lazy: see the module docstring
+        from .train import Trainer, load_checkpoint
 
         t0 = time.perf_counter()
         if resume is not None:
@@ -65,10 +67,8 @@ def train(
                 raise ValueError("--out and --resume name different folders; a resumed run stays in its folder")
             recipe = load_config(config, set_ or ()) if config is not None else None
             if recipe is None and set_:
-                from .train import load_checkpoint
-
                 stored = load_checkpoint(Path(resume) / "checkpoints" / "last.json")["config"]
-                recipe = load_config(stored, set_)
+                recipe = load_config(upgrade_recipe(stored), set_)
             trainer = Trainer.resume(resume, quiet=quiet, config=recipe)
         else:
             if config is None:
@@ -111,7 +111,7 @@ def eval_(
 ) -> None:
     """Reload a run's recipe and weights and evaluate them (accuracy, SynOps, energy)."""
     try:
-        from .train import evaluate_checkpoint
+        from .train import evaluate_checkpoint  # lazy: see the module docstring
 
         result = evaluate_checkpoint(checkpoint, split=split)
     except Exception as exc:
@@ -124,7 +124,7 @@ def eval_(
 @app.command()
 def datasets() -> None:
     """List the datasets ``load_dataset`` knows, with one line each."""
-    from .data import available_datasets
+    from .data import available_datasets  # lazy: see the module docstring
 
     items = available_datasets()
     width = max(map(len, items))
@@ -135,7 +135,7 @@ def datasets() -> None:
 @app.command()
 def recipes() -> None:
     """List the built-in recipes (``axonal train NAME``)."""
-    from .config import available_recipes
+    from .recipes import available_recipes  # lazy: see the module docstring
 
     items = available_recipes()
     width = max(map(len, items))

@@ -212,7 +212,7 @@ def build(name: str, n_in: int, n_out: int, cfg: dict):
     if name == "l2mu_lif":
         return L2MUClassifier(n_in, n_out, neuron="lif", **cfg["l2mu"])
     if name == "l2mu_cuba":
-        return L2MUClassifier(n_in, n_out, neuron="cuba", **cfg["l2mu"])
+        return L2MUClassifier(n_in, n_out, neuron="cuba_lif", **cfg["l2mu"])
     if name == "lmu":
         kw = {k: v for k, v in cfg["l2mu"].items() if k in ("hidden_size", "memory_size", "order", "theta")}
         return LMUClassifier(n_in, n_out, readout=ro, **kw)
@@ -222,8 +222,9 @@ def build(name: str, n_in: int, n_out: int, cfg: dict):
         return ELMClassifier(n_in, n_out, readout=ro, **cfg["elm_short"])
     if name == "branch_elm":
         return ELMClassifier(n_in, n_out, branch=True, readout=ro, **cfg["elm_long"])
-    if name in ("lif", "alif", "amsu"):
-        return SpikingRNNClassifier(n_in, n_out, neuron=name, readout=ro, **cfg["snn"])
+    if name in ("lif", "alif", "amsu"):  # result labels; the neurons' catalog names:
+        neuron = {"lif": "lif", "alif": "adaptive_lif", "amsu": "astrocyte_lif"}[name]
+        return SpikingRNNClassifier(n_in, n_out, neuron=neuron, readout=ro, **cfg["snn"])
     if name == "lstm":
         ref = build(cfg["lstm_match"], n_in, n_out, cfg)
         return LSTMClassifier(n_in, n_out, lstm_hidden_for_budget(n_in, n_out, count_parameters(ref)), readout=ro)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from axonal.config import ConfigError, available_recipes, load_config
+from axonal.recipes import ConfigError, available_recipes, load_config
 from axonal.data import load_dataset
 from axonal.data.neuromorphic import VISION_DTYPE, write_heidelberg, write_nmnist_file
 from axonal.metrics import SpikeMonitor

@@ -79,7 +79,7 @@ def test_lmu_gradcheck():
     assert torch.autograd.gradcheck(lambda v: lmu(v)[0], (x,))
 
 
-@pytest.mark.parametrize("neuron", ["lif", "cuba"])
+@pytest.mark.parametrize("neuron", ["lif", "cuba_lif"])
 def test_l2mu_blocks_exchange_binary_spikes_and_fire(neuron):
     torch.manual_seed(0)
     net = L2MU(6, 24, 8, order=4, theta=10.0, output_size=4, neuron=neuron, input_module=3)
@@ -202,8 +202,8 @@ def test_one_initial_state_signature_params_and_catalog_names():
     st = net.initial_state(x[0])
     assert isinstance(st, L2MUState) and st.s_h.shape == (4, 5) and st.s_m.shape == (4, 6)
     assert isinstance(net.params(), LMUParams) and net.params().order == 3
-    alias = L2MU(3, 5, 2, order=3, output_size=2, neuron="cuba", input_module=None)
-    assert type(alias.pop_u) is type(net.pop_u)
+    with pytest.raises(ValueError, match="'cuba' is now called 'cuba_lif'"):
+        L2MU(3, 5, 2, order=3, output_size=2, neuron="cuba", input_module=None)
     lmu = LMU(3, 5, 2, order=3)
     lst = lmu.initial_state(x[0])
     assert isinstance(lst, LMUState) and lst.m.shape == (4, 6)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from axonal.config import ConfigError, load_config
+from axonal.recipes import ConfigError, load_config
 from axonal.data import load_dataset, make_loader
 from axonal.data.long_horizon import IGNORE_INDEX
 from axonal.metrics import SpikeMonitor
@@ -83,7 +83,7 @@ def test_copy_recipe_trains_with_matched_lstm_baseline(tmp_path):
     cfg = cfg.model_copy(update={"baselines": [b for b in cfg.baselines if b.architecture == "lstm"]})
     res = Trainer(cfg, run_dir=tmp_path, quiet=True).fit()
     rows = res["baselines"]
-    assert [r["architecture"] for r in rows] == ["spiking_rnn/amsu", "lstm"]
+    assert [r["architecture"] for r in rows] == ["spiking_rnn/astrocyte_lif", "lstm"]
     main, lstm = rows
     # the matched LSTM is the hidden size whose parameter count is closest to the main model's
     h = next(k for k in range(1, 50) if lstm_parameter_count(9, 8, k) == lstm["trainable_parameters"])
@@ -142,3 +142,21 @@ def test_minirocket_baseline_fits_same_splits():
     assert scores.shape == (10, 2) and (scores.argmax(1) == y[30:]).all()
     with pytest.raises(ValueError, match="per-step"):
         mr.fit_arrays(x[:4], torch.zeros(4, 60, dtype=torch.long))
+
+
+def test_l2mu_recipe_neuron_names_pick_the_population_class():
+    """``neuron: cuba_lif`` (the catalog's name) builds current-based populations, ``lif`` plain ones;
+    the old name ``cuba`` is an error naming the new one."""
+    from axonal.neurons import CurrentBasedLIF, LIF
+
+    class Info:
+        n_channels, n_classes, n_steps, per_step = 3, 2, 10, False
+
+    for name, cls in (("lif", LIF), ("cuba_lif", CurrentBasedLIF)):
+        cfg = load_config({"model": {"architecture": "l2mu", "neuron": name, "hidden_size": 6, "memory_size": 4}})
+        model = build_model(cfg.model, Info(), None)
+        pops = [m for m in model.modules() if isinstance(m, (LIF, CurrentBasedLIF))]
+        assert pops and all(type(m) is cls for m in pops), name
+        assert model(torch.randn(10, 2, 3)).shape == (2, 2)
+    with pytest.raises(ConfigError, match="'cuba' is now called 'cuba_lif'"):
+        load_config({"model": {"architecture": "l2mu", "neuron": "cuba"}})

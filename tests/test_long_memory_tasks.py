@@ -76,9 +76,11 @@ def test_lstm_matched_parameter_count(n_in, n_out, budget):
 
 def test_spiking_rnn_classifier_variants_run():
     x = torch.rand(20, 3, 9)
-    for neuron in ("lif", "alif", "amsu"):
+    for neuron in ("lif", "adaptive_lif", "astrocyte_lif"):
         m = SpikingRNNClassifier(9, 8, 16, neuron=neuron)
         out, _ = m(x)
         assert out.shape == (20, 3, 8) and m.reduce(out).shape == (3, 8)
     with pytest.raises(ValueError, match="neuron"):
         SpikingRNNClassifier(9, 8, 16, neuron="izh")
+    with pytest.raises(ValueError, match="'alif' is now called 'adaptive_lif'"):
+        SpikingRNNClassifier(9, 8, 16, neuron="alif")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from axonal.config import load_config
+from axonal.recipes import load_config
 from axonal.models import LeakyIntegrator, SpikingClassifier, build_model
 from axonal.models import classifier as classifier_module
 from axonal.train import CheckpointError, Trainer, evaluate_checkpoint, load_checkpoint, save_checkpoint

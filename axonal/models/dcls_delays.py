@@ -34,13 +34,15 @@ from torch import nn
 from pydantic import Field, field_validator
 from torch.nn import functional as F
 
-from ..config import _Section, check_layer_sizes
+from ..config import Section, check_layer_sizes
+from ..kernels.registry import check_backend
 from ..network import Sequential
 from ..functional import tau_from_decay
 from ..neurons import LIF
 from ..neurons.readout import LeakyIntegrator
 from ..surrogate import ATan
 from ..synapses.delay import DelayedLinear, clamp_positions, delay_param_groups, set_sigma, sigma_schedule
+from .registry import encoded_channels, register_model
 
 __all__ = ["DCLSDelaySNN", "summed_softmax_loss", "summed_softmax_predict", "DCLS_SHD_DEFAULTS",
            "DCLS_SSC_DEFAULTS"]
@@ -184,7 +186,7 @@ class DCLSDelaySNN(nn.Module):
 
 
 # ----------------------------------------------------------------------------- zoo entry (recipes)
-class DCLSDelaysConfig(_Section):
+class DCLSDelaysConfig(Section):
     """``model`` section of ``architecture: dcls_delays`` (:class:`DCLSDelayClassifier`).
 
     Defaults are the paper's SHD configuration (Hammouamri et al. 2024, ``best_config_SHD.py``):
@@ -208,12 +210,18 @@ class DCLSDelaysConfig(_Section):
     sigma_end: float = Field(0.23, gt=0)
     sigma_fraction: float = Field(0.25, gt=0, le=1)  # share of the epochs over which sigma shrinks
     positions_lr_factor: float = Field(100.0, ge=0)  # 0 freezes the positions (like delays=random)
-    backend: Literal["auto", "scan", "numba"] = "auto"
+    backend: str = "auto"                            # LIF backend: auto or one of axonal.kernels.registry.BACKENDS
 
     @field_validator("hidden")
     @classmethod
     def _positive_sizes(cls, v):
         return check_layer_sizes(v)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, v):
+        check_backend(v)
+        return v
 
 
 class DCLSDelayClassifier(nn.Module):
@@ -280,11 +288,11 @@ class DCLSDelayClassifier(nn.Module):
         clamp_positions(self)
 
 
-def _build_dcls(section, info, encoder):
-    from . import encoded_channels
-
+def build_dcls(section: DCLSDelaysConfig, info, encoder) -> DCLSDelayClassifier:
     return DCLSDelayClassifier.from_config(section, n_inputs=encoded_channels(encoder, info),
                                            n_classes=info.n_classes, encoder=encoder)
 
+
+register_model("dcls_delays", DCLSDelaysConfig, build_dcls)
 
 __all__ += ["DCLSDelaysConfig", "DCLSDelayClassifier"]

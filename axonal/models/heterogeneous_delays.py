@@ -18,13 +18,14 @@ from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
-from ..config import _Section
+from ..config import Section
 from ..synapses.motif import HeterogeneousDelayDetector
+from .registry import encoded_channels, register_model
 
 __all__ = ["HeterogeneousDelayConfig", "MotifClassifier"]
 
 
-class HeterogeneousDelayConfig(_Section):
+class HeterogeneousDelayConfig(Section):
     """``model`` section of ``architecture: heterogeneous_delays`` (:class:`MotifClassifier`).
 
     ``n_delays``: kernel depth, delays ``0..n_delays-1`` (the paper: 21 taps of 1 ms);
@@ -71,8 +72,9 @@ class MotifClassifier(nn.Module):
         return F.softmax(logits, -1).mean(0).clamp_min(1e-12).log()
 
 
-def _build_motif(section, info, encoder):
-    from . import encoded_channels
-
+def build_motif(section: HeterogeneousDelayConfig, info, encoder) -> MotifClassifier:
     return MotifClassifier.from_config(section, n_inputs=encoded_channels(encoder, info),
                                        n_classes=info.n_classes, encoder=encoder)
+
+
+register_model("heterogeneous_delays", HeterogeneousDelayConfig, build_motif)

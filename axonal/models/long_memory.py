@@ -26,13 +26,15 @@ import torch
 from torch import nn
 
 from ..functional import tau_from_decay
+from ..metrics.synops import SynapticCount, register_synops_rule
 from ..network import Temporal, apply_per_step
-from ..neurons import LIF, AdaptiveLIF, Recurrent
+from ..neurons import LIF, AdaptiveLIF, CurrentBasedLIF, Recurrent
 from ..neurons.astrocyte import AstrocyteLIF
 from ..neurons.base import check_sequence
 from ..neurons.elm import BranchELM, ExpressiveLeakyMemory
 from ..neurons.l2mu import L2MU, LMU
 from ..neurons.readout import LeakyIntegrator
+from .registry import neuron_choice
 
 __all__ = ["L2MUClassifier", "LMUClassifier", "ELMClassifier", "SpikingRNNClassifier", "LSTMClassifier",
            "count_parameters", "lstm_parameter_count", "lstm_hidden_for_budget",
@@ -71,13 +73,21 @@ class _SequenceModel(Temporal):
         return reduce_output(out, self.readout)
 
 
+#: the L2MU's populations are LIF or current-based LIF: catalog class -> the word
+#: ``axonal.neurons.l2mu.L2MU(neuron=...)`` uses for it (drop once L2MU takes catalog names)
+_L2MU_POPULATIONS = {LIF: "lif", CurrentBasedLIF: "cuba_lif"}
+
+
 class L2MUClassifier(_SequenceModel):
     """L2MU with an output LIF population of ``n_classes`` neurons; logits = spike counts.
 
     ``L2MUClassifier(n_inputs, n_classes, hidden_size=64, memory_size=32, order=4, theta=16.,
-    neuron="lif"|"cuba", input_module=4)``; other keyword arguments go to :class:`L2MU`.
+    neuron="lif"|"cuba_lif", input_module=4)`` (``neuron``: a name of ``axonal.neurons.catalog``);
+    other keyword arguments go to :class:`L2MU`.
     """
 
+    #: the neurons an L2MU population can be made of
+    NEURONS = tuple(_L2MU_POPULATIONS)
     readout = "sum"
 
     def __init__(self, n_inputs: int, n_classes: int, hidden_size: int = 64, memory_size: int = 32,
@@ -85,8 +95,10 @@ class L2MUClassifier(_SequenceModel):
                  readout: str | None = None, **kwargs):
         super().__init__()
         self._set_readout(readout)
+        cls = neuron_choice(neuron, self.NEURONS, who="L2MUClassifier")
+        self.neuron = neuron
         self.net = L2MU(n_inputs, hidden_size, memory_size, order, theta, output_size=n_classes,
-                        neuron=neuron, input_module=input_module, **kwargs)
+                        neuron=_L2MU_POPULATIONS[cls], input_module=input_module, **kwargs)
 
     def forward(self, x, state=None):
         return self.net(x, state)
@@ -137,11 +149,15 @@ def _readout(size: int, decay: float) -> LeakyIntegrator:
 class SpikingRNNClassifier(_SequenceModel):
     """``Linear(n_inputs, hidden) -> Recurrent(neuron population) -> Linear(hidden, K) -> leaky readout``.
 
-    ``neuron``: ``"lif"`` (tau_mem 10), ``"alif"`` (adaptive threshold, tau_adapt
-    ``tau_slow``), or ``"amsu"`` (astrocyte-modulated LIF, tau_astro log-spaced over
-    ``[tau_slow/10, tau_slow]`` per neuron, learnable). Time constants and thresholds are
-    learned per neuron. Logits: the readout membrane at the last step.
+    ``neuron`` (a name of ``axonal.neurons.catalog``): ``"lif"`` (tau_mem 10),
+    ``"adaptive_lif"`` (adaptive threshold, tau_adapt ``tau_slow``), or ``"astrocyte_lif"``
+    (astrocyte-modulated spiking units, AM-SU: tau_astro log-spaced over ``[tau_slow/10,
+    tau_slow]`` per neuron, learnable). Time constants and thresholds are learned per neuron.
+    Logits: the readout membrane at the last step.
     """
+
+    #: the neurons the recurrent population can be made of
+    NEURONS = (LIF, AdaptiveLIF, AstrocyteLIF)
 
     def __init__(self, n_inputs: int, n_classes: int, hidden_size: int = 64, neuron: str = "lif",
                  tau_mem: float = 10.0, tau_slow: float = 200.0, readout_decay: float = 0.8,
@@ -149,12 +165,13 @@ class SpikingRNNClassifier(_SequenceModel):
                  readout: str | None = None):
         super().__init__()
         self._set_readout(readout)
-        if neuron == "lif":
+        cls = neuron_choice(neuron, self.NEURONS, who="SpikingRNNClassifier")
+        if cls is LIF:
             pop = LIF(hidden_size, tau_mem=tau_mem, learn=("tau_mem", "threshold"), per_neuron=True)
-        elif neuron == "alif":
+        elif cls is AdaptiveLIF:
             pop = AdaptiveLIF(hidden_size, tau_mem=tau_mem, tau_adapt=tau_slow,
                               learn=("tau_mem", "tau_adapt", "threshold"), per_neuron=True)
-        elif neuron == "amsu":
+        else:
             pop = AstrocyteLIF(hidden_size, tau_mem=tau_mem, tau_astro=tau_slow, current_gain=current_gain,
                                threshold_gain=threshold_gain,
                                learn=("tau_mem", "tau_astro", "threshold", "current_gain", "threshold_gain"),
@@ -162,8 +179,6 @@ class SpikingRNNClassifier(_SequenceModel):
             with torch.no_grad():  # log-spaced astrocyte time constants, like the ELM's memory
                 lo = max(tau_mem * 2, tau_slow / 10)
                 pop.tau_astro_param.copy_(torch.linspace(math.log(lo), math.log(tau_slow), hidden_size))
-        else:
-            raise ValueError(f"neuron must be 'lif', 'alif' or 'amsu', got {neuron!r}")
         self.neuron = neuron
         self.inp = nn.Linear(n_inputs, hidden_size)
         with torch.no_grad():
@@ -216,8 +231,6 @@ def _lstm_synops(m: nn.LSTM, args, kwargs, output):
     """SynOps of ``nn.LSTM``: every step multiplies the input and the previous hidden state into
     the four gates, ``4 h (n + h)`` real-valued MACs per sample and step and layer (the gate
     nonlinearities and element-wise products are not synaptic operations)."""
-    from ..metrics.synops import SynapticCount
-
     x = args[0] if args else kwargs["input"]
     steps_batch = x.shape[0] * (x.shape[1] if x.ndim == 3 else 1)
     h, n = m.hidden_size, m.input_size
@@ -227,10 +240,4 @@ def _lstm_synops(m: nn.LSTM, args, kwargs, output):
     return SynapticCount(macs, macs, False)
 
 
-def _register_lstm_rule() -> None:
-    from ..metrics.synops import register_synops_rule
-
-    register_synops_rule(nn.LSTM, _lstm_synops)
-
-
-_register_lstm_rule()
+register_synops_rule(nn.LSTM, _lstm_synops)

@@ -2,10 +2,10 @@
 
 Registered architectures (``model: {architecture: NAME, ...}`` in a recipe):
 
-- ``l2mu`` — spiking L2MU (Fra et al., ICANN 2024), LIF or CuBa populations, spike-count readout;
+- ``l2mu`` — spiking L2MU (Fra et al., ICANN 2024), ``lif`` or ``cuba_lif`` populations, spike-count readout;
 - ``lmu`` — the non-spiking LMU (Voelker et al., NeurIPS 2019), the L2MU's reference;
 - ``elm`` — ELM / Branch-ELM neuron (Spieler et al., ICLR 2024), last-step readout;
-- ``spiking_rnn`` — recurrent LIF, adaptive LIF or astrocyte-modulated (AM-SU) population;
+- ``spiking_rnn`` — recurrent ``lif``, ``adaptive_lif`` or ``astrocyte_lif`` (AM-SU) population;
 - ``lstm`` — LSTM baseline; ``parameter_budget: match`` inside a recipe's ``baselines`` list
   sizes it to the recipe's main model;
 - ``minirocket`` — aeon's MiniRocket (:mod:`axonal.models.minirocket`), fitted without gradients.
@@ -13,34 +13,35 @@ Registered architectures (``model: {architecture: NAME, ...}`` in a recipe):
 Every builder returns a module ``x [T, B, C] -> scores``: ``[B, K]`` for one label per sequence,
 or ``[B, K, T]`` when the dataset has per-step targets (``info.per_step``, the copy task), the
 layout ``torch.nn.functional.cross_entropy`` takes with targets ``y [B, T]``.
+
+Neurons are named as in ``axonal.neurons.catalog``; each schema accepts the catalog names of the
+neurons its model can build (``L2MUClassifier.NEURONS``, ``SpikingRNNClassifier.NEURONS``).
 """
 from __future__ import annotations
 
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from torch import nn
 
+from ..config import Section
 from .long_memory import (ELMClassifier, L2MUClassifier, LMUClassifier, LSTMClassifier, SpikingRNNClassifier,
                           lstm_hidden_for_budget)
 from .minirocket import MiniRocketBaseline
+from .registry import encoded_channels, neuron_choice, register_model
 
 __all__ = ["SequenceScores", "L2MUConfig", "LMUConfig", "ELMConfig", "SpikingRNNConfig", "LSTMConfig",
-           "MiniRocketConfig", "register_long_memory_models"]
+           "MiniRocketConfig"]
 
 
-class _Schema(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class L2MUConfig(_Schema):
+class L2MUConfig(Section):
     """:class:`~axonal.models.long_memory.L2MUClassifier`; ``input_module`` is the width factor of
     the encoding-free spiking input module (0: raw values straight into the cell)."""
 
     architecture: Literal["l2mu"] = "l2mu"
     readout: Literal["last", "mean", "sum"] | None = None   # None: the model's default
-    neuron: Literal["lif", "cuba"] = "lif"
+    neuron: str = "lif"                       # L2MUClassifier.NEURONS: lif or cuba_lif
     hidden_size: int = Field(48, gt=0)
     memory_size: int = Field(16, gt=0)
     order: int = Field(4, ge=1, le=32)
@@ -49,8 +50,14 @@ class L2MUConfig(_Schema):
     input_layers: int = Field(3, ge=1)
     syn_decay: float = Field(0.5, gt=0, lt=1)
 
+    @field_validator("neuron")
+    @classmethod
+    def _population(cls, v):
+        neuron_choice(v, L2MUClassifier.NEURONS, who="l2mu")
+        return v
 
-class LMUConfig(_Schema):
+
+class LMUConfig(Section):
     architecture: Literal["lmu"] = "lmu"
     readout: Literal["last", "mean", "sum"] | None = None   # None: the model's default
     hidden_size: int = Field(48, gt=0)
@@ -59,7 +66,7 @@ class LMUConfig(_Schema):
     theta: float = Field(16.0, gt=0)
 
 
-class ELMConfig(_Schema):
+class ELMConfig(Section):
     """ELM (``branch: false``) or Branch-ELM; memory time constants log-spaced on ``[tau_min, tau_max]``."""
 
     architecture: Literal["elm"] = "elm"
@@ -80,21 +87,27 @@ class ELMConfig(_Schema):
         return self
 
 
-class SpikingRNNConfig(_Schema):
+class SpikingRNNConfig(Section):
     """Input Linear -> recurrent ``neuron`` population -> Linear -> leaky readout (last step)."""
 
     architecture: Literal["spiking_rnn"] = "spiking_rnn"
     readout: Literal["last", "mean", "sum"] | None = None   # None: the model's default
-    neuron: Literal["lif", "alif", "amsu"] = "lif"
+    neuron: str = "lif"                     # SpikingRNNClassifier.NEURONS: lif, adaptive_lif, astrocyte_lif
     hidden_size: int = Field(64, gt=0)
     tau_mem: float = Field(10.0, gt=0)
-    tau_slow: float = Field(200.0, gt=0)     # ALIF adaptation / AM-SU astrocyte time constant
+    tau_slow: float = Field(200.0, gt=0)     # adaptive_lif adaptation / astrocyte_lif astrocyte time constant
     readout_decay: float = Field(0.8, ge=0, lt=1)
-    current_gain: float = 0.5               # AM-SU astrocyte -> membrane current
-    threshold_gain: float = 0.0             # AM-SU astrocyte -> threshold
+    current_gain: float = 0.5               # astrocyte_lif: astrocyte -> membrane current
+    threshold_gain: float = 0.0             # astrocyte_lif: astrocyte -> threshold
+
+    @field_validator("neuron")
+    @classmethod
+    def _population(cls, v):
+        neuron_choice(v, SpikingRNNClassifier.NEURONS, who="spiking_rnn")
+        return v
 
 
-class LSTMConfig(_Schema):
+class LSTMConfig(Section):
     """One-layer LSTM: give ``hidden_size``, or ``parameter_budget`` (an int, or ``match`` in a
     recipe's ``baselines`` list: the main model's trainable-parameter count)."""
 
@@ -113,7 +126,7 @@ class LSTMConfig(_Schema):
         return self
 
 
-class MiniRocketConfig(_Schema):
+class MiniRocketConfig(Section):
     architecture: Literal["minirocket"] = "minirocket"
     n_kernels: int = Field(10000, ge=84)
     max_dilations_per_kernel: int = Field(32, gt=0)
@@ -137,8 +150,6 @@ class SequenceScores(nn.Module):
 
 
 def _inputs(encoder, info) -> int:
-    from . import encoded_channels
-
     return encoded_channels(encoder, info)
 
 
@@ -195,11 +206,9 @@ def _build_minirocket(s: MiniRocketConfig, info, encoder):
                               n_jobs=s.n_jobs)
 
 
-def register_long_memory_models() -> None:
-    """Register the architectures above with :func:`axonal.models.register_model`."""
-    from . import register_model
-
-    for name, schema, builder in (("l2mu", L2MUConfig, _build_l2mu), ("lmu", LMUConfig, _build_lmu),
-                                  ("elm", ELMConfig, _build_elm), ("spiking_rnn", SpikingRNNConfig, _build_spiking_rnn),
-                                  ("lstm", LSTMConfig, _build_lstm), ("minirocket", MiniRocketConfig, _build_minirocket)):
-        register_model(name, schema)(builder)
+register_model("l2mu", L2MUConfig, _build_l2mu)
+register_model("lmu", LMUConfig, _build_lmu)
+register_model("elm", ELMConfig, _build_elm)
+register_model("spiking_rnn", SpikingRNNConfig, _build_spiking_rnn)
+register_model("lstm", LSTMConfig, _build_lstm)
+register_model("minirocket", MiniRocketConfig, _build_minirocket)

@@ -22,6 +22,7 @@ __all__ = ["MiniRocketBaseline"]
 
 
 def _import_minirocket():
+    # lazy: aeon (and its numba transforms) loads only when a MiniRocket baseline is fitted
     try:
         from aeon.classification.convolution_based import MiniRocketClassifier
     except ImportError as err:  # pragma: no cover - aeon ships with the default install

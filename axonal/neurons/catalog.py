@@ -14,9 +14,12 @@ from __future__ import annotations
 import difflib
 import re
 
-__all__ = ["NEURONS", "register_neuron", "neuron_class", "neuron_names"]
+__all__ = ["NEURONS", "RENAMED_NEURONS", "register_neuron", "neuron_class", "neuron_names",
+           "renamed_error"]
 
 NEURONS: dict[str, type] = {}
+#: names used before the one vocabulary -> the catalog's name (an error that names the new one)
+RENAMED_NEURONS = {"cuba": "cuba_lif", "alif": "adaptive_lif", "amsu": "astrocyte_lif"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -40,8 +43,20 @@ def neuron_names() -> tuple[str, ...]:
     return tuple(sorted(NEURONS))
 
 
+def renamed_error(name) -> ValueError | None:
+    """The error for a name of the old vocabulary (``RENAMED_NEURONS``), else ``None``."""
+    if isinstance(name, str) and name in RENAMED_NEURONS:
+        new = RENAMED_NEURONS[name]
+        return ValueError(f"neuron {name!r} is now called {new!r} (the names of "
+                          f"axonal.neurons.catalog); did you mean {new!r}?")
+    return None
+
+
 def neuron_class(name: str) -> type:
     """The neuron module registered as ``name``; a clear error for an unknown name."""
+    error = renamed_error(name)
+    if error is not None:
+        raise error
     try:
         return NEURONS[name]
     except KeyError:

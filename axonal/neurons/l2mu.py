@@ -45,7 +45,7 @@ from torch.nn import functional as F
 
 from ..network import Temporal, apply_per_step
 from .base import NeuronParams, check_sequence, constant, scan
-from .catalog import neuron_class
+from .catalog import neuron_class, renamed_error
 
 __all__ = [
     "legendre_continuous",
@@ -283,7 +283,7 @@ class SpikingInputModule(Temporal):
 
     ``forward(x [T, B, in_features], state=None) -> (spikes [T, B, width], states)``. The LIF
     populations learn their decay and threshold; the first layer sees real values (MACs), the
-    others spikes. ``neuron`` is ``"lif"`` or ``"cuba_lif"`` (``"cuba"`` accepted). The layers
+    others spikes. ``neuron`` is ``"lif"`` or ``"cuba_lif"``. The layers
     are feed-forward, so each population runs its fused kernel over the whole sequence
     (``backend="auto"``).
     """
@@ -310,17 +310,18 @@ class SpikingInputModule(Temporal):
 
 
 #: the neuron models of the paper's populations, by their names in ``neurons.catalog``
-#: (``"cuba"`` is the name the L2MU recipes used before the one vocabulary; kept as an alias)
 POPULATION_NEURONS = ("lif", "cuba_lif")
-_ALIASES = {"cuba": "cuba_lif"}
 
 
 def _population(neuron: str, size: int, decay: float, threshold: float, syn_decay: float,
                 learn: Sequence[str], backend: str = "auto"):
-    name = _ALIASES.get(neuron, neuron)
+    error = renamed_error(neuron)
+    if error is not None:
+        raise error
+    name = neuron
     if name not in POPULATION_NEURONS:
-        raise ValueError(f"neuron must be 'lif' (Leaky) or 'cuba_lif' (Synaptic / current-based; "
-                         f"alias 'cuba'), got {neuron!r}")
+        raise ValueError(f"neuron must be 'lif' (Leaky) or 'cuba_lif' (Synaptic / current-based), "
+                         f"got {neuron!r}")
     extra = {} if name == "lif" else {"tau_syn": -1.0 / math.log(syn_decay)}
     return neuron_class(name)(size, decay=decay, threshold=threshold, learn=tuple(learn),
                               backend=backend, **extra)

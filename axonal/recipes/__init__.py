@@ -1,1 +1,295 @@
-"""Built-in training recipes (YAML), listed by ``axonal recipes`` and ``axonal.config.available_recipes()``."""
+"""Training recipes: the validated whole (generic sections + a model section), loading and the
+built-in recipes (the YAML files of this folder, listed by ``axonal recipes``).
+
+A recipe has six sections (and an optional list of baselines)::
+
+    data:      {name, options, seed, val_fraction, batch_size, standardize}
+    encoder:   {name, options}
+    model:     {architecture, ...}      # validated by the schema registered for the architecture
+    baselines: [{architecture, ...}]    # optional: models compared on the same splits
+    optimiser: {name, lr, weight_decay, momentum, scheduler: {...}}
+    training:  {epochs, seed, device, grad_clip, threads, early_stopping: {metric, patience, min_delta}}
+    output:    {dir, raster, curves}
+
+The generic sections are in :mod:`axonal.config`; each ``model`` schema lives beside its builder
+in :mod:`axonal.models` (one registry, :mod:`axonal.models.registry`). Sources: a YAML or JSON
+file, a built-in recipe name (``available_recipes()``), a dict or a ``Recipe``.
+``load_config(source, overrides=["optimiser.lr=0.01"])`` applies dotted overrides, whose values
+are parsed as YAML scalars/lists (``true``, ``3``, ``1e-3``, ``[64, 64]``) unless the schema says
+the key holds a string. Every error is a :class:`ConfigError` with a readable message: an
+unknown key names its location and lists the known keys; a bad value names the allowed ones.
+The CLI (``axonal train``) and the Python API (``axonal.train.Trainer``) take the same recipe.
+"""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from ..config import (ConfigError, DataConfig, EncoderConfig, OptimiserConfig, OutputConfig, Section,
+                      TrainingConfig, closest)
+from ..models import model_schema  # the package: importing it registers the whole zoo
+from ..neurons.catalog import RENAMED_NEURONS
+
+__all__ = ["Recipe", "ConfigError", "load_config", "apply_overrides", "available_recipes", "upgrade_recipe"]
+
+
+def _model_section(value: Any, where: str):
+    """Validate one raw model section with the schema of its architecture."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where} must be a mapping ({{architecture: ..., ...}}), got {type(value).__name__}")
+    return model_schema(value).model_validate(dict(value))
+
+
+class Recipe(Section):
+    """A whole training recipe (see the module docstring)."""
+
+    name: str = "custom"
+    description: str = ""
+    data: DataConfig = Field(default_factory=DataConfig)
+    encoder: EncoderConfig = Field(default_factory=EncoderConfig)
+    model: Any = Field(default_factory=lambda: _model_section({}, "the model section"))
+    optimiser: OptimiserConfig = Field(default_factory=OptimiserConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    #: models trained on the same splits after the main one, for comparison (``axonal.train.baselines``)
+    baselines: list[Any] = Field(default_factory=list)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model(cls, v):
+        return _model_section(v, "the model section")
+
+    @field_validator("baselines", mode="before")
+    @classmethod
+    def _baseline_sections(cls, v):
+        if not isinstance(v, (list, tuple)):
+            raise ValueError(f"baselines must be a list of model sections ({{architecture: ..., ...}}), "
+                             f"got {type(v).__name__}")
+        out = []
+        for item in v:
+            if isinstance(item, BaseModel):
+                item = item.model_dump()
+            if not isinstance(item, Mapping) or "architecture" not in item:
+                raise ValueError("every baseline is a model section with an architecture key, e.g. "
+                                 "{architecture: lstm, parameter_budget: match}")
+            schema = model_schema(item)
+            try:
+                out.append(schema.model_validate(dict(item)))
+            except ValidationError as exc:
+                msgs = []
+                for e in exc.errors(include_url=False):
+                    key = ".".join(str(p) for p in e["loc"])
+                    if e["type"] == "extra_forbidden":
+                        msgs.append(f"unknown key {key!r}; known keys: {', '.join(schema.model_fields)}"
+                                    f"{schema.key_hint(key)}")
+                    else:
+                        msgs.append(f"{key or 'section'}: {e['msg'].removeprefix('Value error, ')}")
+                raise ValueError(f"baseline {len(out)} ({item['architecture']}): " + "; ".join(msgs)) from None
+        return out
+
+    @property
+    def split_seed(self) -> int:
+        return self.training.seed if self.data.seed is None else self.data.seed
+
+    def to_dict(self) -> dict:
+        """Plain JSON-serialisable dict; ``load_config(d)`` gives the recipe back."""
+        d = self.model_dump(mode="json", exclude={"model", "baselines"})
+        d["model"] = self.model.model_dump(mode="json")
+        out = {k: d[k] for k in ("name", "description", "data", "encoder", "model", "optimiser", "training", "output")}
+        if self.baselines:
+            out["baselines"] = [b.model_dump(mode="json") for b in self.baselines]
+        return out
+
+
+# ----------------------------------------------------------------------------- error messages
+def _schema_at(loc: Sequence, raw: Any) -> type[BaseModel] | None:
+    """The section class at ``loc`` (following the raw data to pick the model's schema)."""
+    schema: Any = Recipe
+    data = raw
+    for part in loc:
+        if schema is Recipe and part == "model":
+            try:
+                schema = model_schema(data.get("model", {}) if isinstance(data, Mapping) else {})
+            except ValueError:
+                return None
+        elif isinstance(schema, type) and issubclass(schema, BaseModel) and part in schema.model_fields:
+            ann = schema.model_fields[part].annotation
+            schema = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        else:
+            return None
+        data = data.get(part) if isinstance(data, Mapping) else None
+        if schema is None:
+            return None
+    return schema
+
+
+def _format_error(err: dict, raw: Any) -> str:
+    loc = [str(p) for p in err["loc"]]
+    if loc and loc[-1].startswith(("function-after", "function-before")):
+        loc = loc[:-1]
+    where = ".".join(loc) or "the recipe"
+    if err["type"] == "extra_forbidden":
+        parent = _schema_at(err["loc"][:-1], raw)
+        known = list(parent.model_fields) if parent else []
+        hint = parent.key_hint(loc[-1]) if parent is not None and issubclass(parent, Section) else ""
+        section = ".".join(loc[:-1]) or "top level"
+        return (f"unknown key {loc[-1]!r} in section {section!r}{closest(loc[-1], known)}; "
+                f"known keys: {', '.join(known)}{hint}")
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if err["type"] == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        got = err.get("input")
+        options = [s.strip(" '") for s in expected.replace(" or ", ",").split(",")]
+        msg = f"got {got!r}{closest(str(got), options)}; allowed values: {expected}"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    elif err["type"] != "value_error" and "input" in err and not isinstance(err["input"], (dict, list)):
+        msg = f"{msg} (got {err['input']!r})"
+    return f"{where}: {msg}"
+
+
+def _validate(data: Mapping) -> Recipe:
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        lines = [_format_error(e, data) for e in exc.errors(include_url=False)]
+        raise ConfigError("invalid recipe: " + "; ".join(dict.fromkeys(lines))) from None
+
+
+# ----------------------------------------------------------------------------- loading
+def available_recipes() -> dict[str, str]:
+    """``{name: description}`` of the recipes shipped in ``axonal/recipes``."""
+    out = {}
+    for entry in sorted(resources.files(__name__).iterdir(), key=lambda p: p.name):
+        if entry.name.endswith((".yaml", ".yml", ".json")):
+            name = entry.name.rsplit(".", 1)[0]
+            data = _parse_text(entry.read_text(), entry.name)
+            out[name] = str(data.get("description", "")).strip().splitlines()[0] if data.get("description") else ""
+    return out
+
+
+def _parse_text(text: str, name: str) -> dict:
+    try:
+        data = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot parse {name}: {first}; fix the file's syntax") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name} must hold a mapping of sections (data, encoder, model, ...), "
+                          f"got {type(data).__name__}")
+    return data
+
+
+def _read_source(source: str | Path) -> dict:
+    path = Path(source)
+    if path.is_file():
+        if path.suffix.lower() not in (".yaml", ".yml", ".json"):
+            raise ConfigError(f"{path}: recipe files must end in .yaml, .yml or .json")
+        return _parse_text(path.read_text(), str(path))
+    recipes = available_recipes()
+    name = str(source)
+    if name in recipes:
+        for ext in (".yaml", ".yml", ".json"):
+            entry = resources.files(__name__).joinpath(name + ext)
+            if entry.is_file():
+                return _parse_text(entry.read_text(), name + ext)
+    hint = closest(name, list(recipes))
+    raise ConfigError(f"{name!r} is neither a recipe file nor a built-in recipe{hint}; built-in recipes: "
+                      f"{', '.join(recipes)} (list them with `axonal recipes`)")
+
+
+def _field_is_str(path: Sequence[str], data: Mapping) -> bool:
+    schema = _schema_at(path[:-1], data)
+    if schema is None or path[-1] not in schema.model_fields:
+        return False
+    ann = schema.model_fields[path[-1]].annotation
+    args = [a for a in get_args(ann) if a is not type(None)] if get_origin(ann) is Union else [ann]
+    if len(args) == 1 and get_origin(args[0]) is Literal:
+        return all(isinstance(a, str) for a in get_args(args[0]))
+    return args == [str]
+
+
+def apply_overrides(data: Mapping, overrides: Sequence[str]) -> dict:
+    """Apply ``"a.b.c=value"`` overrides to a recipe dict (a deep copy is returned).
+
+    Values are YAML (``3``, ``1e-3``, ``true``, ``null``, ``[64, 64]``, ``{n_train: 20}``) except
+    where the schema says the key is a string, which keeps the text as written. Types are then
+    checked by the schema like any other value.
+    """
+    out = json.loads(json.dumps(dict(data)))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. optimiser.lr=0.01")
+        key, text = item.split("=", 1)
+        path = [p.strip() for p in key.strip().split(".")]
+        if not all(path):
+            raise ConfigError(f"override {item!r}: empty key part in {key!r}; write e.g. model.hidden=[64]")
+        if _field_is_str(path, out):
+            value: Any = text
+        else:
+            try:
+                value = yaml.safe_load(text) if text.strip() else ""
+            except yaml.YAMLError:
+                value = text
+        node = out
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {'.'.join(path[:i + 1])} is a value, not a section")
+            node = child
+        node[path[-1]] = value
+    return out
+
+
+def upgrade_recipe(data: Mapping) -> dict:
+    """A recipe dict recorded by an earlier axonal (a run folder's ``config.json`` or checkpoint)
+    in today's vocabulary, so that old runs still resume and evaluate: old neuron names become
+    the catalog's (:data:`axonal.neurons.catalog.RENAMED_NEURONS`) and unset keys (``null``) that
+    the model's schema no longer has are dropped (the spiking classifier recorded ``tau_syn:
+    null`` for every neuron). A user's recipe is never upgraded silently: ``load_config`` reports
+    old names and unknown keys."""
+    out = json.loads(json.dumps(dict(data)))
+    sections = [out.get("model")] + list(out.get("baselines") or [])
+    for section in sections:
+        if not isinstance(section, dict):
+            continue
+        if section.get("neuron") in RENAMED_NEURONS:
+            section["neuron"] = RENAMED_NEURONS[section["neuron"]]
+        try:
+            known = model_schema(section).model_fields
+        except ValueError:
+            continue   # load_config reports it
+        for key in [k for k, v in section.items() if v is None and k not in known]:
+            del section[key]
+    return out
+
+
+def load_config(source: str | Path | Mapping | Recipe | None = None, overrides: Sequence[str] = ()) -> Recipe:
+    """A validated :class:`Recipe` from a file path, built-in recipe name, dict or Recipe
+    (``None``: all defaults), with dotted ``overrides`` applied."""
+    if isinstance(source, Recipe):
+        data = source.to_dict()
+    elif isinstance(source, Mapping):
+        data = dict(source)
+    elif source is None:
+        data = {}
+    elif isinstance(source, (str, Path)):
+        data = _read_source(source)
+    else:
+        raise ConfigError(f"a recipe is a file path, recipe name, dict or Recipe, got {type(source).__name__}")
+    if overrides:
+        data = apply_overrides(data, list(overrides))
+    return _validate(data)

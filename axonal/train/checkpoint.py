@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 __all__ = ["CheckpointError", "atomic_write", "save_checkpoint", "load_checkpoint", "checkpoint_exists",
@@ -223,8 +224,6 @@ def load_checkpoint(path: str | Path) -> dict:
                               f"{path.name}); {fix}")
     try:
         tensors = load_file(str(weights))
-        from safetensors import safe_open
-
         with safe_open(str(weights), framework="pt") as f:
             header = f.metadata() or {}
     except Exception as exc:  # safetensors raises its own error types

@@ -24,9 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-import platform
 import random
-import subprocess
 import sys
 import time
 from dataclasses import asdict
@@ -37,9 +35,16 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from tqdm.auto import tqdm
 
-from ..config import Recipe, load_config
+from ..data import load_dataset, make_loader
+from ..encoding import get_encoder
+from ..metrics import SpikeMonitor, energy
+from ..models import build_model
+from ..provenance import environment
+from ..recipes import Recipe, load_config, upgrade_recipe
 from . import checkpoint as ckpt
+from .baselines import run_baselines
 
 __all__ = ["Trainer", "evaluate_checkpoint", "epoch_seed", "environment"]
 
@@ -53,24 +58,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed & 0xFFFFFFFF)
     torch.manual_seed(seed)
-
-
-def git_commit() -> str:
-    """The commit of the source tree axonal is imported from, or ``"unknown"``."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def environment() -> dict:
-    """Versions and commit recorded in every result file."""
-    from .. import __version__
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "axonal": __version__, "platform": platform.platform(), "git_commit": git_commit()}
 
 
 def _device(name: str) -> torch.device:
@@ -111,7 +98,7 @@ class Trainer:
         ``output``; otherwise the run's own recipe is used.
         """
         record = ckpt.load_checkpoint(Path(run_dir) / "checkpoints" / "last.json")
-        stored = load_config(record["config"])
+        stored = load_config(upgrade_recipe(record["config"]))
         if config is not None:
             a, b = stored.to_dict(), config.to_dict()
             a["training"]["epochs"] = b["training"]["epochs"]
@@ -127,10 +114,6 @@ class Trainer:
 
     def build(self) -> "Trainer":
         """Seed, load the data, build encoder, model, optimiser and scheduler."""
-        from ..data import load_dataset
-        from ..encoding import get_encoder
-        from ..models import build_model
-
         cfg = self.config
         if cfg.training.threads:
             torch.set_num_threads(cfg.training.threads)
@@ -179,8 +162,6 @@ class Trainer:
         return bool(getattr(self.model, "trains_by_gradient", True))
 
     def _loader(self, split, shuffle: bool, epoch: int = 0):
-        from ..data import make_loader
-
         seed = epoch_seed(self.config.training.seed, epoch) if shuffle else 0
         return make_loader(split, batch_size=self.config.data.batch_size, shuffle=shuffle, seed=seed)
 
@@ -216,8 +197,6 @@ class Trainer:
     def evaluate(self, split, monitor: bool = False) -> dict:
         """Loss and accuracy on ``split`` (``"train"``, ``"val"``, ``"test"`` or a dataset); with
         ``monitor=True`` also firing rates, SynOps and energy per sample (``axonal.metrics``)."""
-        from ..metrics import SpikeMonitor, energy
-
         data = getattr(self.splits, split) if isinstance(split, str) else split
         self.model.eval()
         total_loss, correct, n = 0.0, 0, 0
@@ -282,8 +261,6 @@ class Trainer:
 
     def fit(self) -> dict:
         """Train (or continue) to ``training.epochs`` or early stop, then test. Returns the results dict."""
-        from tqdm.auto import tqdm
-
         if not self._built:
             self.build()
         cfg = self.config
@@ -342,8 +319,6 @@ class Trainer:
                       f"(best epoch {self.state['best_epoch']})")
         results = self.finish(train_time_s=time.perf_counter() - t_start)
         if cfg.baselines:
-            from .baselines import run_baselines
-
             results["baselines"] = run_baselines(self, results)
             ckpt.write_json(self.run_dir / "results.json", results)
         return results
@@ -359,7 +334,7 @@ class Trainer:
         if cfg.output.raster and len(self.splits.test):
             plots["raster"] = self._raster(self.run_dir / "raster.png")
         if cfg.output.curves and self.history:
-            from ..viz import training_curves
+            from ..viz import training_curves  # lazy: matplotlib only when curves are drawn
 
             training_curves(self.history, ("loss", "accuracy"), path=self.run_dir / "training_curves.png",
                             title=cfg.name)
@@ -378,8 +353,7 @@ class Trainer:
 
     @torch.no_grad()
     def _raster(self, path: Path) -> str | None:
-        from ..metrics import SpikeMonitor
-        from ..viz import raster
+        from ..viz import raster  # lazy: matplotlib only when a raster is drawn
 
         x, _ = next(iter(self._loader(self.splits.test, False)))
         x = x[:, :1] if x.ndim >= 3 else x[:1]
@@ -446,7 +420,7 @@ def evaluate_checkpoint(path: str | Path, split: str = "test") -> dict:
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be train, val or test, got {split!r}")
     record = ckpt.load_checkpoint(resolve_checkpoint(path))
-    trainer = Trainer(load_config(record["config"]), run_dir=Path(record["path"]).parent.parent, quiet=True)
+    trainer = Trainer(load_config(upgrade_recipe(record["config"])), run_dir=Path(record["path"]).parent.parent, quiet=True)
     trainer.build()
     ckpt.restore(record, trainer.model, rng=False)
     result = trainer.evaluate(split, monitor=True)
