@@ -14,7 +14,6 @@ automatically when they apply.
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 import torch
@@ -24,8 +23,8 @@ from torch import nn
 from ..config import Section, check_layer_sizes
 from ..network import Sequential, Temporal
 from ..neurons import Recurrent
-from ..neurons.base import check_sequence
 from ..neurons.catalog import neuron_class, neuron_names
+from ..neurons.readout import LeakyIntegrator
 from ..surrogate import get_surrogate
 from .registry import (configurable_population, encoded_channels, neuron_choice, neuron_param_fields,
                        register_model)
@@ -33,43 +32,6 @@ from .registry import (configurable_population, encoded_channels, neuron_choice,
 __all__ = ["SpikingClassifier", "SpikingClassifierConfig", "LeakyIntegrator", "READOUTS"]
 
 READOUTS = ("membrane_mean", "last_membrane", "membrane_max", "spike_count")
-_MATMUL_MAX_T = 1024  # up to this many steps the integrator is one [T, T] matmul, else a loop
-
-
-class LeakyIntegrator(Temporal):
-    """Non-spiking leaky readout: ``v_t = beta v_{t-1} + x_t`` with ``beta = exp(-1 / tau)``.
-
-    ``forward(x [T, B, N], state=None) -> (v [T, B, N], v_T)``; ``state`` is the last membrane.
-    """
-
-    def __init__(self, size: int, tau: float = 10.0):
-        super().__init__()
-        if not (isinstance(tau, (int, float)) and tau > 0 and math.isfinite(tau)):
-            raise ValueError(f"LeakyIntegrator: tau must be a positive number of steps, got {tau!r}")
-        self.size = (int(size),)
-        self.tau = float(tau)
-        self.beta = math.exp(-1.0 / self.tau)
-
-    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None):
-        check_sequence(x, self.size, "LeakyIntegrator")
-        t = x.shape[0]
-        if t <= _MATMUL_MAX_T:
-            idx = torch.arange(t, device=x.device, dtype=x.dtype)
-            lag = idx[:, None] - idx[None, :]
-            kernel = torch.where(lag >= 0, self.beta ** lag.clamp(min=0), torch.zeros((), dtype=x.dtype, device=x.device))
-            v = (kernel @ x.reshape(t, -1)).reshape(x.shape)
-            if state is not None:
-                v = v + (self.beta ** (idx + 1)).reshape(t, *([1] * (x.ndim - 1))) * state
-        else:
-            out, v_t = [], state if state is not None else torch.zeros_like(x[0])
-            for x_t in x.unbind(0):
-                v_t = self.beta * v_t + x_t
-                out.append(v_t)
-            v = torch.stack(out)
-        return v, v[-1]
-
-    def extra_repr(self) -> str:
-        return f"size={self.size}, tau={self.tau}"
 
 
 def _make_neuron(kind: str, size: int, recurrent: bool, params: dict, learn: Sequence[str],

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import torch
 
 from ..functional import decay_factor, tau_from_decay
-from .base import NeuronModule, NeuronParams, constant
+from .base import NeuronModule, NeuronParams, constant, scan
 from .catalog import register_neuron
 
 __all__ = ["LeakyIntegratorParams", "LeakyIntegratorState", "leaky_integrator_step", "LeakyIntegrator",
@@ -81,6 +81,19 @@ class LeakyIntegrator(NeuronModule):
                                  "(decay 0, no memory at all, is no integrator: use the input itself)")
             params["tau"] = tau_from_decay(float(decay), params.get("dt", 1.0))
         super().__init__(size, learn=learn, per_neuron=per_neuron, backend=backend, **params)
+
+    def forward(self, x: torch.Tensor, state: LeakyIntegratorState | None = None):
+        """The step's recurrence in closed form (``leaky_sum``) when the time constant is one
+        number for the layer (the common readout), else the reference scan. Equal up to float
+        rounding (tests/neurons/test_readout.py); ``backend="reference"`` forces the scan."""
+        state = self._check(x, state)
+        p = self.params()
+        beta = decay_factor(p.tau, p.dt)
+        if self.backend == "reference" or (isinstance(beta, torch.Tensor) and beta.numel() != 1):
+            return scan(self.step, x, state, p)
+        drive = (1 - beta) * x if p.unit_gain else x
+        v = leaky_sum(drive, beta.reshape(()) if isinstance(beta, torch.Tensor) else beta, state.v)
+        return v, LeakyIntegratorState(v[-1] if x.shape[0] else state.v)
 
 
 # ----------------------------------------------------------------------------- closed form
