@@ -11,7 +11,6 @@ import torch
 from axonal.recipes import load_config
 from axonal.models import LeakyIntegrator, SpikingClassifier, build_model
 from axonal.neurons.readout import LeakyIntegratorState
-from axonal.models import classifier as classifier_module
 from axonal.train import CheckpointError, Trainer, evaluate_checkpoint, load_checkpoint, save_checkpoint
 from axonal.train import checkpoint as ckpt
 
