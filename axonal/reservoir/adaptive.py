@@ -130,13 +130,14 @@ class EIReservoir(nn.Module):
     def params(self) -> EIReservoirParams:
         return EIReservoirParams(self.w_exc, self.w_inh, self.w_in, self.bias, self.inh_gain, self.leak)
 
-    def initial_state(self, batch: int) -> EIReservoirState:
-        return EIReservoirState(torch.zeros(batch, self.n_neurons, device=self.w_exc.device))
+    def initial_state(self, u_t: torch.Tensor) -> EIReservoirState:
+        """Zero rates for one input step ``u_t [B, C]`` (the library's one signature)."""
+        return EIReservoirState(torch.zeros(u_t.shape[0], self.n_neurons, device=u_t.device, dtype=u_t.dtype))
 
     def _check(self, u, state):
         check_sequence(u, (self.n_inputs,), "EIReservoir")
         if state is None:
-            return self.initial_state(u.shape[1])
+            return self.initial_state(u.new_zeros(u.shape[1:]))
         if state.rate.shape != (u.shape[1], self.n_neurons):
             raise ValueError(f"EIReservoir: state has shape {tuple(state.rate.shape)}, expected "
                              f"[{u.shape[1]}, {self.n_neurons}]; pass state=None to start fresh")
