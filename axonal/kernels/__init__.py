@@ -6,11 +6,22 @@
 backend needs of an input (numba: CPU float32/float64 with numba importable; Triton: CUDA, or
 the CPU under ``TRITON_INTERPRET=1``); each neuron registers its own kernels next to itself.
 
-- ``lif``: the LIF family (LIF, IF, PLIF, CuBa, adaptive) and its recurrent form, numba and
-  Triton, with hand-derived backward passes, equal to the reference step (tests/test_kernels.py);
-  ``lif.event_lif_scan`` fuses an event-driven Linear layer into the same scans.
-- ``compile_step`` turns a user's elementwise step written in Python into the same kind of
-  fused scan (see ``axonal.kernels.compiled``).
+Arranged by concept:
+
+- ``lif/``: the LIF family's kernels (leaky, non-leaky, current-based, adaptive, and the
+  recurrent form): autograd wrappers and input preparation (``lif.scan``), numba kernels
+  (``lif._numba``), Triton kernels and their wrappers (``lif.triton``, ``lif._triton_kernels``),
+  with hand-derived backward passes, equal to the reference step (tests/test_kernels.py). A
+  neuron registers itself with ``lif.register_lif_family(ParamsType, form)``.
+- ``event/``: the event-driven Linear concept: spike lists, compaction, the gather, the
+  ``EventLinear`` kernels and the fused Linear + LIF-family scans (``event.event_lif_scan``).
+- ``compile_step/``: a user's elementwise step written in Python turned into the same kind of
+  fused scan (``compile_step``, ``CompiledStep``, ``CompiledNeuron``).
+- ``izhikevich``: the Izhikevich neuron's fused scan.
+- ``registry``, ``buffers`` (recycled output buffers), ``_numba_cache`` (numba's disk cache
+  keyed on the kernel sources), ``_numba_surrogate`` (the surrogate table compiled by numba).
+
+Kernels never import ``axonal.neurons``: neurons register their kernels and forms here.
 
 Triton is optional (``pip install 'axonal[triton]'``) and imported only on first use; numba is
 imported on first use of a kernel, never by ``import axonal``.
@@ -40,7 +51,7 @@ def _choose_threading_layer(numba) -> None:
     with ``workqueue`` it costs 20 ms. Set ``NUMBA_THREADING_LAYER`` (e.g. ``omp`` or ``tbb``)
     to override; nothing changes once numba's thread pool has started.
     """
-    from numba.np.ufunc import parallel
+    from numba.np.ufunc import parallel  # lazy: called once numba was imported
 
     if "NUMBA_THREADING_LAYER" not in os.environ and not getattr(parallel, "_is_initialized", True):
         numba.config.THREADING_LAYER = "workqueue"
@@ -51,7 +62,7 @@ def numba_available() -> bool:
     global _NUMBA_ERROR
     if _NUMBA_ERROR is None:
         try:
-            import numba  # noqa: F401
+            import numba  # noqa: F401  (lazy: never imported by `import axonal`)
 
             _NUMBA_ERROR = ""
             _choose_threading_layer(numba)
@@ -74,7 +85,7 @@ def _numba_requirement(x: torch.Tensor) -> str:
 
 def _triton_requirement(x: torch.Tensor) -> str:
     """What the Triton kernels need: Triton importable and the tensor on a device it serves."""
-    from .triton_lif import device_error, triton_error
+    from .lif.triton import device_error, triton_error  # lazy: keeps Triton optional
 
     return triton_error() or device_error(x.device)
 
@@ -85,7 +96,7 @@ register_backend("triton", _triton_requirement)
 
 def __getattr__(name):  # lazy: importing axonal must not compile or import numba
     if name in ("compile_step", "CompiledNeuron", "CompiledStep"):
-        from . import compiled
+        from .compile_step import compiled  # lazy: sympy and numba only when asked for
 
         return getattr(compiled, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,7 @@ the LIF of ``lif_step``::
         return (v - s * theta,)
     LIFLike = compile_step(dynamics, reset, state=("v",), params=("beta", "theta"))
 
-How it runs (``_step_symbolic``, ``_step_codegen``):
+How it runs (``_symbolic``, ``_codegen``):
 - ``compile_step`` traces both functions once with sympy symbols (``math`` rebound to sympy)
   and differentiates them exactly; a step that is not a branch-free expression is refused
   here, with the reason.
@@ -49,12 +49,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..network import Temporal
-from ..surrogate import Surrogate, get_surrogate
-from . import buffers
-from ._step_codegen import BLOCK
-from ._step_math import MathNamespace, rebind_math
-from .registry import KernelUnavailable
+from ...functional import check_sequence
+from ...network import Temporal
+from ...surrogate import Surrogate, get_surrogate
+from .. import buffers
+from ..registry import KernelUnavailable
+from ._codegen import BLOCK
+from ._math import MathNamespace, rebind_math
 
 __all__ = ["compile_step", "CompiledStep", "CompiledNeuron"]
 
@@ -74,7 +75,7 @@ class CompiledStep:
     """
 
     def __init__(self, dynamics, reset, state, params, surrogate, detach_reset):
-        from ._step_codegen import cache_key, cached_source, kernel_source
+        from ._codegen import cache_key, cached_source, kernel_source
 
         self.dynamics, self.reset = dynamics, reset
         self.state_names, self.param_names = tuple(state), tuple(params)
@@ -89,7 +90,7 @@ class CompiledStep:
         self.cache_key = cache_key(dynamics, reset, k, p, code)
         self.kernel_source = cached_source(self.cache_key)
         if self.kernel_source is None:  # not traced before: trace, differentiate, generate
-            from ._step_symbolic import trace_step
+            from ._symbolic import trace_step  # lazy: sympy only when a step is traced
 
             derivs = trace_step(dynamics, reset, k, p)
             self.kernel_source = kernel_source(self.cache_key, k, p, derivs, code)
@@ -101,7 +102,7 @@ class CompiledStep:
     def kernels(self):
         """The module holding the compiled ``forward`` and ``backward`` (loaded once)."""
         if self._kernels is None:
-            from ._step_codegen import load_kernels
+            from ._codegen import load_kernels
 
             self._kernels, self.kernel_file = load_kernels(
                 self.cache_key, self.kernel_source, self.dynamics, self.reset)
@@ -233,7 +234,7 @@ def compile_step(dynamics: Callable, reset: Callable, *, state: Sequence[str],
     symbolic derivatives happen here; numba compiles (or loads from its cache) at first use."""
     if not state:
         raise ValueError("compile_step needs at least one state variable name, e.g. state=('v',)")
-    from . import numba_available
+    from .. import numba_available  # lazy: the package imports this module on demand
 
     if not numba_available():
         raise RuntimeError("compile_step needs numba: pip install numba")
@@ -271,8 +272,6 @@ class CompiledNeuron(Temporal):
                 self.register_buffer(name, v.clone())
 
     def forward(self, x: torch.Tensor, state: tuple | None = None):
-        from ..neurons.base import check_sequence
-
         # the CPU kernel checks finiteness on the fly; the reference loop elsewhere does not
         cpu = isinstance(x, torch.Tensor) and x.device.type == "cpu"
         check_sequence(x, self.size, type(self).__name__, finite=not cpu)
