@@ -210,7 +210,7 @@ def test_parametric_lif_runs_unfused_with_the_same_result(monkeypatch):
     s_r, _ = Sequential(ref_lin, ref_neuron).double()(x)
     assert torch.equal(s, s_r) and s.sum() > 0
     assert len(calls) == 1  # asked, and declined (KernelUnavailable), not fused
-    assert kernel_lif.event_lif_kernel(neuron.params()).input_gain is not None
+    assert kernel_lif.event_lif_form(neuron.params()).input_gain is not None
 
 
 def test_scan_backend_and_custom_sizes_are_not_fused(monkeypatch):
@@ -242,7 +242,7 @@ def test_block_split_does_not_change_results(kind, monkeypatch):
         with torch.no_grad():
             w.copy_(torch.randn(45, 20, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 2)
         state = neuron.State(*(torch.zeros(3, 45, dtype=torch.float64) for _ in neuron.State._fields))
-        s, new = kernel_lif.event_lif_scan(kernel_lif.event_lif_kernel(params), x, w, None, state,
+        s, new = kernel_lif.event_lif_scan(kernel_lif.event_lif_form(params), x, w, None, state,
                                            block=block)
         (s.sum() + new.v.square().sum()).backward()
         outs.append((s, new.v, w.grad))

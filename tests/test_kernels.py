@@ -403,3 +403,32 @@ def test_no_grad_inference_and_adaptive_params():
     for a, b in zip(st_f, st_r):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     assert s_f.sum() > 0 and math.isfinite(float(st_f.a.sum()))
+
+
+# ----------------------------------------------------------------------------- IF and PLIF
+@pytest.mark.parametrize("backend", ["scan", "numba"])
+def test_if_integrates_without_leak_known_values(backend):
+    """IF: v <- v + x. A constant 0.3 reaches threshold 1 at the 4th step (1.2), subtract
+    leaves 0.2, the next spike comes 3 steps later (0.2 + 3 * 0.3 = 1.1)."""
+    x = torch.full((8, 1, 1), 0.3, dtype=torch.float64)
+    s, st = IF(1, backend=backend).double()(x)
+    assert s.flatten().tolist() == [0, 0, 0, 1, 0, 0, 1, 0]
+    assert st.v.item() == pytest.approx(0.1 + 0.3)
+
+
+@pytest.mark.parametrize("backend", ["scan", "numba"])
+def test_plif_follows_fang_et_al_known_values(backend):
+    """PLIF (Fang et al. 2021): H = V + (X - V) / tau, 1/tau = sigmoid(w), w = 0 at start
+    (tau = 2), hard reset to 0. Input 1.5: H = 0.75, then 0.375 + 0.75 = 1.125 -> spike, reset
+    to 0; the pattern repeats."""
+    m = ParametricLIF(1, backend=backend).double()
+    assert [n for n, _ in m.named_parameters()] == ["inv_tau_param"]
+    assert m.inv_tau_param.shape == () and m.inv_tau_param.item() == pytest.approx(0.0)
+    x = torch.full((6, 1, 1), 1.5, dtype=torch.float64)
+    s, st = m(x)
+    assert s.flatten().tolist() == [0, 1, 0, 1, 0, 1]
+    assert st.v.item() == 0.0
+    # the learned time constant gets a gradient through the kernel (sigmoid chain included)
+    s, st = m(x * 0.9)
+    (s.sum() + st.v.sum()).backward()
+    assert m.inv_tau_param.grad is not None and m.inv_tau_param.grad.abs() > 0

@@ -201,3 +201,39 @@ def test_compiled_step_kernel_equals_the_reference_step(clean_registry):
     g_r = torch.autograd.grad((w * s_r).sum() + st_r.v.sum(), [x, v0, beta, theta])
     for a, b in zip(g_k, g_r):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- layering
+def test_kernels_never_import_neurons_and_import_axonal_stays_light():
+    """Kernels know neurons only through registered forms: no module under axonal/kernels
+    imports axonal.neurons (absolute or relative), and ``import axonal`` imports neither
+    numba nor Triton nor sympy (they load on a kernel's first use)."""
+    import ast
+    import subprocess
+    from pathlib import Path
+
+    import axonal.kernels
+
+    root = Path(axonal.kernels.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        depth = len(path.relative_to(root).parts)  # kernels/x.py: 1; kernels/lif/x.py: 2
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                mod = node.module or ""
+                if node.level:  # resolve "..neurons" from the file's package
+                    up = node.level - depth  # levels above axonal/kernels
+                    mod = ("axonal." if up == 1 else "axonal.kernels." if up == 0 else "") + mod
+                names = [mod] + [f"{mod}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            if any(n == "axonal.neurons" or n.startswith("axonal.neurons.") for n in names):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert offenders == []
+    code = ("import sys, axonal, axonal.kernels, axonal.kernels.lif, axonal.kernels.event\n"
+            "print(sorted(m for m in ('numba', 'triton', 'sympy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

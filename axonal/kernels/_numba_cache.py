@@ -57,7 +57,7 @@ def install(directory: Path = KERNEL_DIR) -> bool:
     ``sources_digest(directory)``; True if installed (or already), False where numba is
     missing, the user set ``NUMBA_CACHE_LOCATOR_CLASSES``, or numba's internals differ."""
     try:
-        from numba.core import caching, config
+        from numba.core import caching, config  # lazy: installed when a kernel module loads
     except ImportError:  # no numba: nothing is cached
         return False
     bases = [getattr(caching, name, None) for name in

@@ -194,7 +194,7 @@ class EventLinear(nn.Module):
                 and (b is None or b.dtype == x.dtype) and _numba_ok()):
             return None
         params = neuron.params()
-        dynamics = _event.event_lif_kernel(params)
+        dynamics = _event.event_lif_form(params)
         if dynamics is None:  # no LIF-family form registered for this neuron
             return None
         density = _density(x.reshape(-1, x.shape[-1])) if self.mode == "auto" else None

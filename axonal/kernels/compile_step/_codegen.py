@@ -41,10 +41,12 @@ import os
 import sys
 import tempfile
 import types
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
+from ... import __version__, surrogate
 from ._math import global_names
 
 __all__ = ["BLOCK", "kernel_source", "cache_dir", "cache_key", "cached_source", "load_kernels"]
@@ -240,11 +242,8 @@ def cache_key(dynamics, reset, k: int, p: int, code: int) -> str:
     the step (K, P, surrogate code), this generator and the tracer (their source files), and
     the versions of axonal, numba, sympy and Python. Computed without tracing, so a cached
     neuron needs neither sympy nor a compile."""
-    from importlib.metadata import version
-
     import numba  # lazy: this module is imported with compiled.py, before numba is needed
 
-    from ... import __version__, surrogate  # lazy: axonal/__init__ is still importing here
     from .. import _numba_surrogate  # lazy: imports numba
 
     h = hashlib.sha256()

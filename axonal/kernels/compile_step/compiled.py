@@ -52,9 +52,9 @@ from torch import nn
 from ...functional import check_sequence
 from ...network import Temporal
 from ...surrogate import Surrogate, get_surrogate
-from .. import buffers
+from .. import buffers, numba_available
 from ..registry import KernelUnavailable
-from ._codegen import BLOCK
+from ._codegen import BLOCK, cache_key, cached_source, kernel_source, load_kernels
 from ._math import MathNamespace, rebind_math
 
 __all__ = ["compile_step", "CompiledStep", "CompiledNeuron"]
@@ -75,8 +75,6 @@ class CompiledStep:
     """
 
     def __init__(self, dynamics, reset, state, params, surrogate, detach_reset):
-        from ._codegen import cache_key, cached_source, kernel_source
-
         self.dynamics, self.reset = dynamics, reset
         self.state_names, self.param_names = tuple(state), tuple(params)
         self.surrogate = get_surrogate(surrogate)
@@ -102,8 +100,6 @@ class CompiledStep:
     def kernels(self):
         """The module holding the compiled ``forward`` and ``backward`` (loaded once)."""
         if self._kernels is None:
-            from ._codegen import load_kernels
-
             self._kernels, self.kernel_file = load_kernels(
                 self.cache_key, self.kernel_source, self.dynamics, self.reset)
         return self._kernels
@@ -234,8 +230,6 @@ def compile_step(dynamics: Callable, reset: Callable, *, state: Sequence[str],
     symbolic derivatives happen here; numba compiles (or loads from its cache) at first use."""
     if not state:
         raise ValueError("compile_step needs at least one state variable name, e.g. state=('v',)")
-    from .. import numba_available  # lazy: the package imports this module on demand
-
     if not numba_available():
         raise RuntimeError("compile_step needs numba: pip install numba")
     return CompiledStep(dynamics, reset, state, params, surrogate, detach_reset)

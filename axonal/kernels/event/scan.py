@@ -3,7 +3,7 @@ fused Linear + LIF-family scan with its autograd wrapper.
 
 ``event_lif_scan(dynamics, x, weight, bias, state)`` runs ``neuron(linear(x))`` as one kernel
 for any neuron registered in the LIF family (``axonal.kernels.lif.register_lif_family``);
-``event_lif_kernel(params)`` finds the registered form of a neuron's Params, so the caller
+``event_lif_form(params)`` finds the registered form of a neuron's Params, so the caller
 (``EventLinear.fused_forward``) needs no neuron name. The numba kernels are in ``_numba``.
 """
 from __future__ import annotations
@@ -13,13 +13,14 @@ from typing import NamedTuple
 
 import torch
 
+from .. import numba_available
 from ..buffers import empty as _buffer
 from ..lif.scan import (FAMILY, LEAKY, Grads, KernelConfig, LIFDynamics, ParamArrays, Saved,
                         StateArrays, Unsupported, check_dynamics, kernel_config, neuron_tensors,
                         new_state, scan_config)
 from ..registry import find_form
 
-__all__ = ["sampled_density", "spike_lists", "event_lif_scan", "event_lif_kernel", "l2_chunk",
+__all__ = ["sampled_density", "spike_lists", "event_lif_scan", "event_lif_form", "l2_chunk",
            "SpikeLists", "LinearArrays"]
 
 #: the weight gradient of the event-driven layers is gathered from chunks of dL/du rows of at
@@ -71,8 +72,6 @@ def sampled_density(x2: torch.Tensor, max_rows: int = 256) -> float:
     compaction (``event_lif_scan``). Counted by numba when it imports: torch's
     ``count_nonzero`` on a strided sample cost 0.24 ms per call at [3200, 700], a few percent
     of a sparse inference step."""
-    from .. import numba_available  # lazy: the package imports this module's parent first
-
     r = x2.shape[0]
     step = math.ceil(r / max_rows) if r > max_rows else 1
     total = -(-r // step) * x2.shape[1]
@@ -184,7 +183,7 @@ class EventShape(NamedTuple):
     backward_block: int
 
 
-def event_lif_kernel(params):
+def event_lif_form(params):
     """The ``LIFDynamics`` of a neuron's Params when its type registered a LIF-family form
     (``register_lif_family``), else ``None``: what ``event_lif_scan`` runs, found through the
     registry rather than by a neuron's name."""
@@ -197,7 +196,7 @@ def event_lif_scan(dyn: LIFDynamics, x: torch.Tensor, weight: torch.Tensor, bias
                    density: float | None = None):
     """Spikes and final state of ``neuron(linear(x))`` with the Linear fused into the scan.
 
-    ``dyn``: the neuron's ``LIFDynamics`` (``event_lif_kernel(params)``). ``x`` [T, B, I]
+    ``dyn``: the neuron's ``LIFDynamics`` (``event_lif_form(params)``). ``x`` [T, B, I]
     (sparse, typically spikes), ``weight`` [N, I], ``bias`` [N] or None; ``state`` the
     neuron's state for [B, N]. The current is gathered per step from the weight rows of the
     active inputs only and never stored; the backward computes the weight gradient from the

@@ -47,6 +47,7 @@ import os
 import torch
 from torch.nn import functional as F
 
+from ...surrogate import TABLE
 from .scan import LEAKY, LIFDynamics, ScanConfig, lif_family_scan
 
 BLOCK = 256
@@ -59,7 +60,7 @@ def triton_error() -> str:
     global _TRITON_ERROR
     if _TRITON_ERROR is None:
         try:
-            import triton  # noqa: F401
+            import triton  # noqa: F401  (lazy: Triton is optional)
 
             _TRITON_ERROR = ""
         except Exception as exc:  # pragma: no cover - depends on the environment
@@ -126,8 +127,6 @@ def _outputs(cfg: ScanConfig, x, v0, i0, a0):
 def _grad_buffers(cfg: ScanConfig, spk, v0, gv, gi, ga):
     """The surrogate's constants (a, b, 1, 0) of ``axonal.surrogate.TABLE`` in the data's dtype
     (Triton would round a Python float to float32), the state gradients and accumulators."""
-    from ...surrogate import TABLE
-
     a, b = TABLE[cfg.surrogate].constants(cfg.width)
     consts = torch.tensor([a, b, 1.0, 0.0], dtype=spk.dtype, device=spk.device)
     dv, di, da = (g.detach().to(v0.dtype).contiguous().clone() for g in (gv, gi, ga))
