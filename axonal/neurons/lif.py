@@ -208,7 +208,9 @@ class ParametricLIF(NeuronModule):
     for a fixed tau. Runs on the LIF family's fused kernels: decay ``1 - 1/tau`` and the
     input scaled by ``1/tau`` with torch ops before the kernel (autograd carries the
     gradient of ``w`` through both); the fused event-driven Linear does not take it (the
-    Linear and the neuron then run one after the other).
+    Linear and the neuron then run one after the other). That scaling costs: forward +
+    backward at T=100, B=32, N=512 (float32, one thread, numba) took 17-21 ms against 11-12
+    ms for ``LIF`` (and ``IF``); a gain applied inside the kernel would remove the difference.
     """
 
     Params = ParametricLIFParams
