@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import __version__, surrogate
+from ... import surrogate
 from ._math import global_names
 
 __all__ = ["BLOCK", "kernel_source", "cache_dir", "cache_key", "cached_source", "load_kernels"]
@@ -244,6 +244,7 @@ def cache_key(dynamics, reset, k: int, p: int, code: int) -> str:
     neuron needs neither sympy nor a compile."""
     import numba  # lazy: this module is imported with compiled.py, before numba is needed
 
+    from ... import __version__  # lazy: neurons build compile_step kernels while axonal imports
     from .. import _numba_surrogate  # lazy: imports numba
 
     h = hashlib.sha256()
