@@ -239,19 +239,20 @@ def _code_bytes(code: types.CodeType) -> bytes:
 
 def cache_key(dynamics, reset, k: int, p: int, code: int) -> str:
     """Hash of everything the generated kernels depend on: the user functions, the shape of
-    the step (K, P, surrogate code), this generator and the tracer (their source files), and
-    the versions of axonal, numba, sympy and Python. Computed without tracing, so a cached
+    the step (K, P, surrogate code), this generator and the tracer (their source files), the
+    surrogate table and its numba form (the generated code's only import from axonal), and the
+    versions of numba, sympy and Python (not axonal's: reading it would import the package
+    from inside its own import, and every source the kernels depend on is hashed anyway). Computed without tracing, so a cached
     neuron needs neither sympy nor a compile."""
     import numba  # lazy: this module is imported with compiled.py, before numba is needed
 
-    from ... import __version__  # lazy: neurons build compile_step kernels while axonal imports
     from .. import _numba_surrogate  # lazy: imports numba
 
     h = hashlib.sha256()
     for part in (_fingerprint(dynamics), _fingerprint(reset), f"{k},{p},{code}".encode(),
                  *[(Path(__file__).parent / f).read_bytes() for f in _GENERATOR_FILES],
                  Path(surrogate.__file__).read_bytes(), Path(_numba_surrogate.__file__).read_bytes(),
-                 __version__.encode(), numba.__version__.encode(), version("sympy").encode(),
+                 numba.__version__.encode(), version("sympy").encode(),
                  sys.version.encode()):
         h.update(part)
         h.update(b"\1")

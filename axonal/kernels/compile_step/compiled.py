@@ -52,7 +52,8 @@ from torch import nn
 from ...functional import check_sequence
 from ...network import Temporal
 from ...surrogate import Surrogate, get_surrogate
-from .. import buffers, numba_available
+from .. import buffers
+from .._backends import numba_available
 from ..registry import KernelUnavailable
 from ._codegen import BLOCK, cache_key, cached_source, kernel_source, load_kernels
 from ._math import MathNamespace, rebind_math

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import torch
 
-from .. import numba_available
+from .._backends import numba_available
 from ..buffers import empty as _buffer
 from ..lif.scan import (FAMILY, LEAKY, Grads, KernelConfig, LIFDynamics, ParamArrays, Saved,
                         StateArrays, Unsupported, check_dynamics, kernel_config, neuron_tensors,

@@ -1,10 +1,10 @@
 """Triton (CUDA) kernels of the LIF family: autograd wrappers.
 
-``triton_lif_scan(dynamics, x, state, weight=None)`` runs a LIF-family population (any form of
-``LIFDynamics``, optionally recurrent) over ``x [T, B, *S]`` with the kernels of
-``_triton_kernels`` and returns ``(spikes, state)`` as the reference ``scan`` of the model's
-step would, or raises ``KernelUnavailable`` with the reason; inputs are prepared by
-``scan.lif_family_scan`` (one place for numba and Triton). ``register_lif_family`` registers it
+``scan.lif_family_scan(dynamics, x, state, weight, functions=FUNCTIONS)`` runs a LIF-family
+population (any form of ``LIFDynamics``, optionally recurrent) over ``x [T, B, *S]`` with the
+kernels of ``_triton_kernels`` and returns ``(spikes, state)`` as the reference ``scan`` of the
+model's step would, or raises ``KernelUnavailable`` with the reason; inputs are prepared there
+(one place for numba and Triton), only the autograd Functions here differ. ``register_lif_family`` registers it
 as each family member's ``triton`` kernel: the registry runs it for ``backend="triton"`` and,
 when Triton imports, for ``backend="auto"`` on CUDA tensors. Triton is imported on first use
 only.
@@ -48,7 +48,7 @@ import torch
 from torch.nn import functional as F
 
 from ...surrogate import TABLE
-from .scan import LEAKY, LIFDynamics, ScanConfig, lif_family_scan
+from .bundles import LEAKY, ScanConfig
 
 BLOCK = 256
 NUM_WARPS = 4
@@ -202,10 +202,6 @@ class _TritonRecurrentScan(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------------------- entry point
-#: the (feed-forward, recurrent) autograd Functions ``scan.lif_family_scan`` runs for Triton
+#: the (feed-forward, recurrent) autograd Functions that ``scan.lif_family_scan`` runs for
+#: Triton (``scan.register_lif_family`` registers them as each family member's kernel)
 FUNCTIONS = (_TritonLIFScan, _TritonRecurrentScan)
-
-
-def triton_lif_scan(dyn: LIFDynamics, x: torch.Tensor, state, weight=None):
-    """Run the Triton kernels; see the module docstring. Raises ``KernelUnavailable``."""
-    return lif_family_scan(dyn, x, state, weight=weight, functions=FUNCTIONS)
