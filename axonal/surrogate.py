@@ -7,15 +7,27 @@ straight-through estimator is the exact derivative of a smooth step ``primitive(
 from 0 to 1, so its area is one and ``width`` sets how far from threshold gradients still flow.
 The defaults give a peak of about 1 at threshold, as snnTorch's and SpikingJelly's defaults do.
 
-``code`` is a small integer so that fused kernels (numba, Triton) evaluate the same derivative;
-``derivative_by_code`` is the scalar formula they compile.
+One table, every backend: each surrogate writes its derivative once, as
+``formula(x, a, b, one, zero)`` over an array namespace ``ops`` (``abs``, ``exp``, ``maximum``,
+``where``, spelled as in torch and ``triton.language``), with the width folded into two
+constants ``constants(width) -> (a, b)`` (computed in float64, then cast to the data's dtype by
+each backend, so a float32 kernel stays float32 and does one division or exp per element). The
+torch class evaluates the formula with ``ops = torch``; the fused kernels rebind ``ops`` to
+their own namespace with ``with_ops`` (numba: ``axonal.kernels._numba_surrogate``; Triton:
+``triton.language`` in ``axonal.kernels.lif._triton_kernels``), so the formulas exist here only.
+``code`` is a surrogate's index in ``TABLE``, the compile-time choice the kernels branch on.
 """
 from __future__ import annotations
 
 import math
+import types
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
+
+#: the array namespace the formulas read; the kernels rebind it (``with_ops``)
+ops = torch
 
 __all__ = [
     "Surrogate",
@@ -25,6 +37,8 @@ __all__ = [
     "Gaussian",
     "StraightThrough",
     "SURROGATES",
+    "TABLE",
+    "with_ops",
     "get_surrogate",
     "spike",
 ]
@@ -51,8 +65,23 @@ class Surrogate:
         """Smooth step whose derivative is the surrogate (used to check it numerically)."""
         raise NotImplementedError
 
-    def derivative(self, x: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def constants(width: float) -> tuple[float, float]:
+        """The formula's two width-dependent constants (a, b), in float64 Python arithmetic."""
         raise NotImplementedError
+
+    @staticmethod
+    def formula(x, a, b, one, zero):
+        """d spike / dx at ``x`` from ``constants(width)``; ``one``/``zero`` are 1 and 0 in the
+        data's dtype (a float literal would widen float32 to float64 in numba)."""
+        raise NotImplementedError
+
+    def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        """The surrogate derivative at ``x`` (the table's formula with ``ops = torch``)."""
+        if type(self).formula is Surrogate.formula:
+            raise NotImplementedError(f"{type(self).__name__} defines neither derivative nor formula")
+        a, b = self.constants(self.width)
+        return self.formula(x, a, b, x.new_ones(()), x.new_zeros(()))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Spike = H(x) forward, ``derivative(x)`` backward. ``x`` is membrane minus threshold."""
@@ -71,8 +100,14 @@ class FastSigmoid(Surrogate):
         z = x / self.width
         return 0.5 + 0.5 * z / (1 + z.abs())
 
-    def derivative(self, x):
-        return 1.0 / (2 * self.width * (1 + (x / self.width).abs()) ** 2)
+    @staticmethod
+    def constants(width):
+        return 1.0 / (2.0 * width), 1.0 / width
+
+    @staticmethod
+    def formula(x, a, b, one, zero):  # a = 1/(2w), b = 1/w
+        q = one + b * ops.abs(x)
+        return a / (q * q)
 
 
 @dataclass(frozen=True)
@@ -89,8 +124,14 @@ class ATan(Surrogate):
     def primitive(self, x):
         return 0.5 + torch.atan(math.pi * x / (2 * self.width)) / math.pi
 
-    def derivative(self, x):
-        return 1.0 / (2 * self.width * (1 + (math.pi * x / (2 * self.width)) ** 2))
+    @staticmethod
+    def constants(width):
+        return 1.0 / (2.0 * width), math.pi / (2.0 * width)
+
+    @staticmethod
+    def formula(x, a, b, one, zero):  # a = 1/(2w), b = pi/(2w)
+        q = b * x
+        return a / (one + q * q)
 
 
 @dataclass(frozen=True)
@@ -105,8 +146,13 @@ class Triangle(Surrogate):
         z = (x / self.width).clamp(-1, 1)
         return 0.5 + z - 0.5 * z * z.abs()
 
-    def derivative(self, x):
-        return (1 - (x / self.width).abs()).clamp(min=0) / self.width
+    @staticmethod
+    def constants(width):
+        return 1.0 / width, 0.0
+
+    @staticmethod
+    def formula(x, a, b, one, zero):  # a = 1/w
+        return ops.maximum(zero, one - a * ops.abs(x)) * a
 
 
 @dataclass(frozen=True)
@@ -120,8 +166,13 @@ class Gaussian(Surrogate):
     def primitive(self, x):
         return 0.5 * (1 + torch.erf(x / (self.width * math.sqrt(2))))
 
-    def derivative(self, x):
-        return torch.exp(-0.5 * (x / self.width) ** 2) / (self.width * math.sqrt(2 * math.pi))
+    @staticmethod
+    def constants(width):
+        return 1.0 / (width * math.sqrt(2.0 * math.pi)), -0.5 / (width * width)
+
+    @staticmethod
+    def formula(x, a, b, one, zero):  # a = 1/(w sqrt(2 pi)), b = -1/(2 w^2)
+        return a * ops.exp(b * x * x)
 
 
 @dataclass(frozen=True)
@@ -139,13 +190,30 @@ class StraightThrough(Surrogate):
     def primitive(self, x):
         return x.clamp(-self.width, self.width)
 
-    def derivative(self, x):
-        return (x.abs() < self.width).to(x.dtype)
+    @staticmethod
+    def constants(width):
+        return width, 0.0
+
+    @staticmethod
+    def formula(x, a, b, one, zero):  # a = w
+        return ops.where(ops.abs(x) < a, one, zero)
 
 
-SURROGATES: dict[str, type[Surrogate]] = {
-    cls.name: cls for cls in (FastSigmoid, ATan, Triangle, Gaussian, StraightThrough)
-}
+#: the surrogates with kernel formulas, in ``code`` order
+TABLE: tuple[type[Surrogate], ...] = (FastSigmoid, ATan, Triangle, Gaussian, StraightThrough)
+assert all(cls.code == k for k, cls in enumerate(TABLE))
+SURROGATES: dict[str, type[Surrogate]] = {cls.name: cls for cls in TABLE}
+
+
+def with_ops(fn: Callable, namespace) -> Callable:
+    """A copy of the formula ``fn`` (or of ``constants``) whose global ``ops`` is ``namespace``:
+    the same source compiled by another backend (numba, Triton)."""
+    glb = dict(fn.__globals__)
+    glb["ops"] = namespace
+    copy = types.FunctionType(fn.__code__, glb, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = fn.__qualname__
+    copy.__doc__ = fn.__doc__
+    return copy
 
 
 def get_surrogate(spec: str | Surrogate | None = None, width: float | None = None) -> Surrogate:
@@ -181,22 +249,3 @@ class _SpikeFunction(torch.autograd.Function):
 def spike(x: torch.Tensor, surrogate: str | Surrogate | None = None) -> torch.Tensor:
     """Heaviside of ``x`` (spike where x >= 0) with the named surrogate gradient."""
     return get_surrogate(surrogate)(x)
-
-
-def derivative_by_code(code: int, width: float, x: float) -> float:
-    """Scalar surrogate derivative, the formula fused kernels compile (kept in sync by tests)."""
-    if code == 0:
-        a = abs(x) / width
-        return 1.0 / (2.0 * width * (1.0 + a) * (1.0 + a))
-    if code == 1:
-        z = math.pi * x / (2.0 * width)
-        return 1.0 / (2.0 * width * (1.0 + z * z))
-    if code == 2:
-        a = 1.0 - abs(x) / width
-        return a / width if a > 0.0 else 0.0
-    if code == 3:
-        z = x / width
-        return math.exp(-0.5 * z * z) / (width * 2.5066282746310002)
-    if code == 4:
-        return 1.0 if abs(x) < width else 0.0
-    raise ValueError(f"unknown surrogate code {code}")

@@ -167,7 +167,7 @@ def main():
         print("benchmarks/triton_lif.py needs a CUDA GPU (torch.cuda.is_available() is False "
               "here); run it on a GPU machine with `pip install triton`.", file=sys.stderr)
         sys.exit(2)
-    from axonal.kernels.triton_lif import triton_error
+    from axonal.kernels.lif.triton import triton_error
 
     n, b, T = args.neurons, args.batch, args.steps
     n_in = args.in_features or n

@@ -1,7 +1,8 @@
 """The fused event-driven Linear + LIF-family kernel against the dense reference.
 
 ``Sequential(EventLinear, neuron)`` runs one kernel that gathers each step's current from the
-weight rows of the active inputs (``axonal.kernels.lif.event_lif_scan``). It must give the
+weight rows of the active inputs (``axonal.kernels.event.event_lif_scan``), for every neuron
+whose Params registered a LIF-family form (found through the registry, not by name). It must give the
 spikes and states of ``Sequential(nn.Linear, neuron(backend="scan"))`` and the same gradients
 for the weight, bias, input, initial state and learnable constants (float64, so rounding of a
 different summation order cannot flip a spike), and reproduce ``EventLinear(mode="sparse")``
@@ -16,13 +17,13 @@ from hypothesis import strategies as st
 from torch import nn
 
 from axonal.network import Sequential
-from axonal.neurons import LIF, AdaptiveLIF, CurrentBasedLIF
+from axonal.neurons import IF, LIF, AdaptiveLIF, CurrentBasedLIF, ParametricLIF
 from axonal.synapses import EventLinear
 
 pytest.importorskip("numba")
-from axonal.kernels import lif as kernel_lif  # noqa: E402
+from axonal.kernels.event import scan as kernel_lif  # noqa: E402
 
-CLASSES = {"lif": LIF, "cuba_lif": CurrentBasedLIF, "adaptive_lif": AdaptiveLIF}
+CLASSES = {"lif": LIF, "cuba_lif": CurrentBasedLIF, "adaptive_lif": AdaptiveLIF, "if": IF}
 
 
 def _spike_input(t, b, fin, density, binary, gen, dtype=torch.float64):
@@ -76,7 +77,8 @@ def _count_fused(monkeypatch):
 def test_fused_equals_dense_reference(kind, reset, detach, surrogate, bias, binary, density, t, b,
                                       fin, fout, learn, given_state, seed):
     learnable = {"lif": ("tau_mem", "threshold"), "cuba_lif": ("tau_mem", "tau_syn", "threshold"),
-                 "adaptive_lif": ("tau_mem", "tau_adapt", "adaptation", "threshold")}[kind]
+                 "adaptive_lif": ("tau_mem", "tau_adapt", "adaptation", "threshold"),
+                 "if": ("threshold",)}[kind]
     fused, ref = _nets(kind, fin, fout, bias, seed, learn=learnable if learn else (),
                        per_neuron=learn and seed % 2 == 0, reset=reset, detach_reset=detach,
                        surrogate=surrogate)
@@ -192,6 +194,25 @@ def test_bad_input_is_reported():
         net(torch.zeros(4, 2, 9))
 
 
+def test_parametric_lif_runs_unfused_with_the_same_result(monkeypatch):
+    """PLIF scales its input by 1/tau (torch ops before its kernel): the fused Linear kernel
+    declines it and the pair runs as EventLinear then the neuron's kernel, equal to the
+    dense reference."""
+    calls = _count_fused(monkeypatch)
+    torch.manual_seed(6)
+    lin = EventLinear(40, 16, mode="sparse")
+    ref_lin = nn.Linear(40, 16)
+    ref_lin.load_state_dict(lin.state_dict())
+    neuron, ref_neuron = ParametricLIF(16, threshold=0.3), ParametricLIF(16, threshold=0.3, backend="scan")
+    ref_neuron.load_state_dict(neuron.state_dict())
+    x = (torch.rand(12, 3, 40, dtype=torch.float64) < 0.1).double()
+    s, _ = Sequential(lin, neuron).double()(x)
+    s_r, _ = Sequential(ref_lin, ref_neuron).double()(x)
+    assert torch.equal(s, s_r) and s.sum() > 0
+    assert len(calls) == 1  # asked, and declined (KernelUnavailable), not fused
+    assert kernel_lif.event_lif_form(neuron.params()).input_gain is not None
+
+
 def test_scan_backend_and_custom_sizes_are_not_fused(monkeypatch):
     calls = _count_fused(monkeypatch)
     x = (torch.rand(5, 2, 12) < 0.1).float()
@@ -221,7 +242,8 @@ def test_block_split_does_not_change_results(kind, monkeypatch):
         with torch.no_grad():
             w.copy_(torch.randn(45, 20, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 2)
         state = neuron.State(*(torch.zeros(3, 45, dtype=torch.float64) for _ in neuron.State._fields))
-        s, new = kernel_lif.event_lif_scan(kind, x, w, None, state, params, block=block)
+        s, new = kernel_lif.event_lif_scan(kernel_lif.event_lif_form(params), x, w, None, state,
+                                           block=block)
         (s.sum() + new.v.square().sum()).backward()
         outs.append((s, new.v, w.grad))
         if x_grad:

@@ -2,7 +2,8 @@
 
 Forward spikes must be identical and states equal; gradients (input, initial state, learnable
 constants, recurrent weight) must equal autograd through the reference step, for every kind,
-reset mode, detach_reset, surrogate and parameter shape. Comparisons run in float64 so that
+reset mode, detach_reset, surrogate and parameter shape. The family includes the non-leaky IF and
+the parametric LIF (PLIF), which run on the same kernels. Comparisons run in float64 so that
 float rounding cannot flip a spike at exactly threshold.
 """
 from __future__ import annotations
@@ -17,21 +18,27 @@ from hypothesis import strategies as st
 
 from axonal.kernels import KernelUnavailable, run_kernel
 from axonal.neurons import (
+    IF,
     LIF,
     AdaptiveLIF,
     AdaptiveLIFParams,
     CurrentBasedLIF,
     LIFParams,
     LIFState,
+    ParametricLIF,
     Recurrent,
     RecurrentState,
 )
-from axonal.surrogate import SURROGATES, Surrogate, derivative_by_code
+from axonal.surrogate import SURROGATES, TABLE, Surrogate
 
 pytest.importorskip("numba")
-from axonal.kernels import _numba_lif  # noqa: E402
+from axonal.kernels import _numba_surrogate  # noqa: E402
+from axonal.kernels.lif.scan import ScanConfig  # noqa: E402
+from axonal.kernels.registry import find_form  # noqa: E402
 
-CLASSES = {"lif": LIF, "cuba_lif": CurrentBasedLIF, "adaptive_lif": AdaptiveLIF}
+CLASSES = {"lif": LIF, "cuba_lif": CurrentBasedLIF, "adaptive_lif": AdaptiveLIF, "if": IF,
+           "plif": ParametricLIF}
+LEAKY_CLASSES = ("lif", "cuba_lif", "adaptive_lif")  # the ones with tau_mem
 
 
 def _leaves(state):
@@ -106,32 +113,40 @@ def _compare(ref, fused, x, state_seed):
 
 
 # ----------------------------------------------------------------------------- surrogate
-def test_kernel_surrogate_matches_reference_formula():
-    xs = np.linspace(-3, 3, 121)
-    for code, cls in enumerate(SURROGATES.values()):
-        assert cls.code == code
-        for width in (0.3, 1.0, 2.5):
-            for x in xs:
-                assert _numba_lif.surrogate_derivative(code, width, x) == pytest.approx(
-                    derivative_by_code(code, width, x), rel=1e-12, abs=1e-15)
+GRID = np.concatenate([np.linspace(-3, 3, 121), [0.3, -0.3, 1.0, -1.0, 2.5, -2.5, 1e-9]])
 
 
-def test_kernel_surrogate_row_matches_reference_in_each_dtype():
-    """The vectorised row form (constants folded, computed in the row's dtype) equals the
-    reference formula to the dtype's precision, at every code and width, including the
-    window edges of the triangle and straight-through surrogates."""
+def test_table_codes_are_the_kernel_codes():
+    assert [cls.code for cls in TABLE] == list(range(len(TABLE)))
+    assert set(SURROGATES.values()) == set(TABLE)
+
+
+@pytest.mark.parametrize("cls", TABLE, ids=lambda c: c.name)
+def test_numba_scalar_surrogate_equals_torch_class(cls):
+    """numba's scalar form (``surrogate_derivative``, float64) equals the torch class's
+    ``derivative`` on a grid, at several widths, including the window edges."""
+    for width in (0.3, 1.0, 2.5):
+        ref = cls(width=width).derivative(torch.tensor(GRID, dtype=torch.float64)).numpy()
+        got = [_numba_surrogate.surrogate_derivative(cls.code, width, x) for x in GRID]
+        np.testing.assert_allclose(got, ref, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("cls", TABLE, ids=lambda c: c.name)
+def test_numba_row_surrogate_equals_torch_class_in_each_dtype(cls):
+    """The vectorised row form (constants folded, computed in the row's dtype) equals the torch
+    class's derivative in the same dtype, at every width, including the window edges of the
+    triangle and straight-through surrogates."""
     from numba import njit
 
-    row = njit(lambda code, width, z: _numba_lif._surrogate_row(code, width, z, z.shape[0]))
-    xs = np.concatenate([np.linspace(-3, 3, 121), [0.3, -0.3, 1.0, -1.0, 2.5, -2.5]])
-    for dtype, rel in ((np.float64, 1e-13), (np.float32, 2e-6)):
-        for code in range(len(SURROGATES)):
-            for width in (0.3, 1.0, 2.5):
-                z = xs.astype(dtype)
-                row(code, width, z)
-                assert z.dtype == dtype
-                ref = [derivative_by_code(code, width, float(x)) for x in xs.astype(dtype)]
-                np.testing.assert_allclose(z, ref, rtol=rel, atol=rel)
+    row = njit(lambda code, width, z: _numba_surrogate.surrogate_row(code, width, z, z.shape[0]))
+    for dtype, tdtype, rel in ((np.float64, torch.float64, 1e-14), (np.float32, torch.float32, 1e-6)):
+        for width in (0.3, 1.0, 2.5):
+            z = GRID.astype(dtype)
+            ref = cls(width=width).derivative(torch.from_numpy(z.copy())).numpy()
+            assert ref.dtype == dtype
+            row(cls.code, width, z)
+            assert z.dtype == dtype
+            np.testing.assert_allclose(z, ref, rtol=rel, atol=rel)
 
 
 # ----------------------------------------------------------------------------- equivalence
@@ -166,7 +181,7 @@ def test_fused_equals_reference(kind, recurrent, reset, detach, surrogate, width
     _compare(ref, fused, x, seed + 1)
 
 
-@pytest.mark.parametrize("kind", sorted(CLASSES))
+@pytest.mark.parametrize("kind", LEAKY_CLASSES)
 def test_multidimensional_neurons_and_tensor_constants(kind):
     """Trailing shape [3, 4]; constants given as (non-learned) tensors broadcasting to it."""
     cls = CLASSES[kind]
@@ -234,7 +249,7 @@ def test_gradcheck_smooth_outputs():
     """CuBa-LIF with reset 'none': v_T and i_T are smooth (linear) in the input, the initial
     state and the decays, so finite differences check the hand-written chain through the
     state exactly (the spike output, a step function, gets no cotangent here)."""
-    from axonal.kernels.lif import _LIFScan
+    from axonal.kernels.lif.scan import _LIFScan
 
     t, m, n = 6, 6, 3
     gen = torch.Generator().manual_seed(0)
@@ -246,7 +261,7 @@ def test_gradcheck_smooth_outputs():
     a0 = torch.zeros(m, dtype=torch.float64)
     rho, adp = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
     th = torch.full((n,), 1.0, dtype=torch.float64)
-    cfg = (1, 2, True, 1, 0.5, n, True)
+    cfg = ScanConfig(form=1, reset=2, detach=True, surrogate=1, width=0.5, n=n, store=True)
 
     def f(x, v0, i0, beta, alpha):
         _, v, i, _ = _LIFScan.apply(cfg, x, v0, i0, a0, beta, alpha, rho, th, adp)
@@ -261,7 +276,7 @@ def test_gradcheck_piecewise_smooth_adaptive(reset):
     contributes nothing, so the analytical gradient must be the true derivative of the
     (piecewise smooth) map from input, initial state and constants to the final state, which
     finite differences measure as long as no spike flips under the perturbation."""
-    from axonal.kernels.lif import _LIFScan
+    from axonal.kernels.lif.scan import _LIFScan
 
     t, m, n = 8, 4, 2
     gen = torch.Generator().manual_seed(reset)
@@ -272,7 +287,7 @@ def test_gradcheck_piecewise_smooth_adaptive(reset):
     x, v0, a0 = mk(t, m, lo=0.5, hi=1.5), mk(m), mk(m)
     beta, rho, th, adp = mk(n), mk(n), mk(n, lo=0.8, hi=1.2), mk(n, lo=0.1, hi=0.3)
     zm, zn = torch.zeros(m, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
-    cfg = (2, reset, True, 4, 1e-12, n, True)
+    cfg = ScanConfig(form=2, reset=reset, detach=True, surrogate=4, width=1e-12, n=n, store=True)
 
     def f(x, v0, a0, beta, rho, th, adp):
         s, v, _, a = _LIFScan.apply(cfg, x, v0, zm, a0, beta, zn, rho, th, adp)
@@ -297,7 +312,8 @@ def test_gradcheck_recurrent_weight():
 
     def f(x, w, s0):
         st0 = RecurrentState(LIFState(torch.zeros(2, 4, dtype=torch.float64)), s0)
-        s, new = lif_family_scan("recurrent_lif", x, st0, mod.neuron.params(), weight=w)
+        form = find_form(LIFParams, "lif")
+        s, new = lif_family_scan(form(mod.neuron.params()), x, st0, weight=w)
         assert 0 < s.sum() < s.numel()
         return new.neuron.v
 
@@ -387,3 +403,32 @@ def test_no_grad_inference_and_adaptive_params():
     for a, b in zip(st_f, st_r):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     assert s_f.sum() > 0 and math.isfinite(float(st_f.a.sum()))
+
+
+# ----------------------------------------------------------------------------- IF and PLIF
+@pytest.mark.parametrize("backend", ["scan", "numba"])
+def test_if_integrates_without_leak_known_values(backend):
+    """IF: v <- v + x. A constant 0.3 reaches threshold 1 at the 4th step (1.2), subtract
+    leaves 0.2, the next spike comes 3 steps later (0.2 + 3 * 0.3 = 1.1)."""
+    x = torch.full((8, 1, 1), 0.3, dtype=torch.float64)
+    s, st = IF(1, backend=backend).double()(x)
+    assert s.flatten().tolist() == [0, 0, 0, 1, 0, 0, 1, 0]
+    assert st.v.item() == pytest.approx(0.1 + 0.3)
+
+
+@pytest.mark.parametrize("backend", ["scan", "numba"])
+def test_plif_follows_fang_et_al_known_values(backend):
+    """PLIF (Fang et al. 2021): H = V + (X - V) / tau, 1/tau = sigmoid(w), w = 0 at start
+    (tau = 2), hard reset to 0. Input 1.5: H = 0.75, then 0.375 + 0.75 = 1.125 -> spike, reset
+    to 0; the pattern repeats."""
+    m = ParametricLIF(1, backend=backend).double()
+    assert [n for n, _ in m.named_parameters()] == ["inv_tau_param"]
+    assert m.inv_tau_param.shape == () and m.inv_tau_param.item() == pytest.approx(0.0)
+    x = torch.full((6, 1, 1), 1.5, dtype=torch.float64)
+    s, st = m(x)
+    assert s.flatten().tolist() == [0, 1, 0, 1, 0, 1]
+    assert st.v.item() == 0.0
+    # the learned time constant gets a gradient through the kernel (sigmoid chain included)
+    s, st = m(x * 0.9)
+    (s.sum() + st.v.sum()).backward()
+    assert m.inv_tau_param.grad is not None and m.inv_tau_param.grad.abs() > 0

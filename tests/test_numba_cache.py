@@ -1,7 +1,7 @@
-"""numba's disk cache of the kernels is keyed on the contents of every kernel file
-(axonal.kernels._numba_cache): a change to an inlined helper in another file recompiles the
-kernels that inline it, where numba's own rule (the defining file's timestamp) keeps the old
-machine code."""
+"""numba's disk cache of the kernels is keyed on the contents of every kernel file, in every
+subfolder of axonal/kernels, and of the surrogate table they inline (axonal.kernels._numba_cache):
+a change to an inlined helper in another file recompiles the kernels that inline it, where
+numba's own rule (the defining file's timestamp) keeps the old machine code."""
 import os
 import subprocess
 import sys
@@ -16,9 +16,12 @@ from axonal.kernels import _numba_cache  # noqa: E402
 
 
 def test_kernels_use_the_digest_locator():
-    from axonal.kernels import _numba_lif, _numba_sparse, izhikevich
+    from axonal.kernels import izhikevich
+    from axonal.kernels.event import _numba as event_numba
+    from axonal.kernels.lif import _numba as lif_numba
 
-    for fn in (_numba_lif.event_lif_forward, _numba_sparse.active_fill, izhikevich._forward):
+    for fn in (event_numba.event_lif_forward, event_numba.active_fill, lif_numba.lif_backward,
+               izhikevich._forward):
         locator = fn._cache._impl._locator
         assert getattr(locator, "_sources_dir", None) == _numba_cache.KERNEL_DIR
         assert locator.get_source_stamp() == ("sources-digest", _numba_cache.sources_digest())
@@ -44,6 +47,32 @@ def test_digest_follows_contents_not_timestamps(tmp_path):
     assert _numba_cache.sources_digest(tmp_path) == _numba_cache.sources_digest(tmp_path)
 
 
+def test_digest_covers_subfolders_and_extra_sources(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "lif").mkdir()
+    (tmp_path / "lif" / "k.py").write_text("y = 2\n")
+    extra = tmp_path.parent / f"{tmp_path.name}_table.py"
+    extra.write_text("z = 3\n")
+    d0 = _numba_cache.sources_digest(tmp_path, extra=(extra,))
+    (tmp_path / "lif" / "k.py").write_text("y = 4\n")
+    d1 = _numba_cache.sources_digest(tmp_path, extra=(extra,))
+    assert d1 != d0
+    extra.write_text("z = 5\n")
+    assert _numba_cache.sources_digest(tmp_path, extra=(extra,)) != d1
+
+
+def test_the_kernels_digest_includes_the_surrogate_table_they_inline():
+    """The kernels compile the formulas of axonal/surrogate.py (``_numba_surrogate``), so that
+    file is one of the digest's sources, and a kernel file in a subfolder is too."""
+    import axonal.surrogate
+    from axonal.kernels import _numba_surrogate  # noqa: F401  (compiles the table's formulas)
+
+    surrogate_file = Path(axonal.surrogate.__file__).resolve()
+    assert surrogate_file in [Path(p).resolve() for p in _numba_cache.EXTRA_SOURCES]
+    assert _numba_cache._in_dir(_numba_cache.KERNEL_DIR / "lif" / "_numba.py", _numba_cache.KERNEL_DIR)
+    assert not _numba_cache._in_dir(surrogate_file, _numba_cache.KERNEL_DIR)
+
+
 def _run(pkg_root: Path, use_digest: bool) -> str:
     code = textwrap.dedent(f"""
         import sys
@@ -65,9 +94,10 @@ def _run(pkg_root: Path, use_digest: bool) -> str:
 
 def _write_package(root: Path, helper_value: int) -> None:
     pkg = root / "kpkg"
-    pkg.mkdir(exist_ok=True)
+    (pkg / "sub").mkdir(parents=True, exist_ok=True)
     (pkg / "__init__.py").write_text("")
-    (pkg / "helper.py").write_text(textwrap.dedent(f"""
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "helper.py").write_text(textwrap.dedent(f"""
         from numba import njit
 
         @njit(inline="always", cache=True)
@@ -77,7 +107,7 @@ def _write_package(root: Path, helper_value: int) -> None:
     if not (pkg / "kern.py").exists():
         (pkg / "kern.py").write_text(textwrap.dedent("""
             from numba import njit
-            from .helper import inner
+            from .sub.helper import inner
 
             @njit(cache=True)
             def outer(x):

@@ -102,7 +102,7 @@ def test_grouped_compaction_finds_the_same_entries(n, density, seed, dtype):
     import numpy as np
     from numba import njit
 
-    from axonal.kernels import _numba_sparse as ks
+    from axonal.kernels.event import _numba as ks
 
     compact = njit(lambda xr, xb, g, buf, gbuf: ks._compact_row(xr, xb, g, buf, gbuf))
     rng = np.random.default_rng(seed)
@@ -127,7 +127,7 @@ def test_spike_lists_match_numpy_and_flag_values(rows, n, density, seed, values,
     1, and a ValueError exactly when a nonzero is NaN or inf (both counted by the kernel)."""
     import numpy as np
 
-    from axonal.kernels.lif import spike_lists
+    from axonal.kernels.event import spike_lists
 
     rng = np.random.default_rng(seed)
     x = (rng.random((rows, n)) < density).astype(dtype)

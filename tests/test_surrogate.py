@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from axonal.surrogate import SURROGATES, derivative_by_code, get_surrogate, spike
+from axonal.surrogate import SURROGATES, TABLE, Surrogate, get_surrogate, spike, with_ops
 
 SMOOTH = ["fast_sigmoid", "atan", "triangle", "gaussian"]
 
@@ -55,12 +55,51 @@ def test_straight_through_passes_gradient_everywhere_by_default():
                        torch.tensor([1.0, 0.0]))
 
 
+@pytest.mark.parametrize("cls", TABLE, ids=lambda c: c.name)
+def test_table_formulas_are_the_textbook_derivatives(cls):
+    """The table's folded form (two constants of the width) is the textbook formula each
+    class documents, written independently here with the width."""
+    import math as m
+
+    textbook = {
+        "fast_sigmoid": lambda x, w: 1 / (2 * w * (1 + abs(x) / w) ** 2),
+        "atan": lambda x, w: 1 / (2 * w * (1 + (m.pi * x / (2 * w)) ** 2)),
+        "triangle": lambda x, w: max(0.0, 1 - abs(x) / w) / w,
+        "gaussian": lambda x, w: m.exp(-0.5 * (x / w) ** 2) / (w * m.sqrt(2 * m.pi)),
+        "straight_through": lambda x, w: 1.0 if abs(x) < w else 0.0,
+    }[cls.name]
+    xs = torch.linspace(-4, 4, 161, dtype=torch.float64)
+    for w in (0.2, 0.5, 1.7):
+        got = cls(width=w).derivative(xs)
+        want = torch.tensor([textbook(float(x), w) for x in xs], dtype=torch.float64)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
+
+
 @settings(max_examples=200, deadline=None)
-@given(code=st.integers(0, 4), width=st.floats(0.05, 5.0), x=st.floats(-10, 10))
-def test_scalar_formula_for_kernels_matches_tensor_formula(code, width, x):
-    cls = next(c for c in SURROGATES.values() if c.code == code)
+@given(k=st.integers(0, len(TABLE) - 1), width=st.floats(0.05, 5.0), x=st.floats(-10, 10))
+def test_formula_with_python_math_matches_tensor_formula(k, width, x):
+    """``with_ops`` rebinds a formula to another namespace (here scalar Python math): the same
+    source gives the torch class's value, which is how the kernels compile it."""
+    import math
+
+    class PyOps:  # scalar stand-ins of the four array functions the formulas use
+        abs = staticmethod(abs)
+        exp = staticmethod(math.exp)
+        maximum = staticmethod(max)
+        where = staticmethod(lambda c, a, b: a if c else b)
+
+    cls = TABLE[k]
+    a, b = cls.constants(width)
     ref = cls(width=width).derivative(torch.tensor([x], dtype=torch.float64)).item()
-    assert derivative_by_code(code, width, x) == pytest.approx(ref, rel=1e-9, abs=1e-12)
+    assert with_ops(cls.formula, PyOps)(x, a, b, 1.0, 0.0) == pytest.approx(ref, rel=1e-12, abs=1e-15)
+
+
+def test_a_surrogate_without_formula_must_define_derivative():
+    class Bare(Surrogate):
+        name = "bare"
+
+    with pytest.raises(NotImplementedError, match="neither derivative nor formula"):
+        Bare().derivative(torch.zeros(2))
 
 
 def test_unknown_name_lists_choices():

@@ -1,4 +1,4 @@
-"""Triton kernels of the LIF family (axonal.kernels.triton_lif) against the reference scan.
+"""Triton kernels of the LIF family (axonal.kernels.lif.triton) against the reference scan.
 
 Triton is optional: without it only the checks of the error messages and of the lazy import
 run. With it, the kernels run on CUDA tensors when a GPU is present, else on CPU tensors in
@@ -19,13 +19,14 @@ import pytest
 import torch
 
 from axonal.kernels import KernelUnavailable, run_kernel
-from axonal.neurons import (LIF, AdaptiveLIF, CurrentBasedLIF, LIFParams, LIFState, Recurrent,
-                            RecurrentState)
-from axonal.surrogate import SURROGATES, get_surrogate
+from axonal.neurons import (IF, LIF, AdaptiveLIF, CurrentBasedLIF, LIFParams, LIFState,
+                            ParametricLIF, Recurrent, RecurrentState)
+from axonal.surrogate import SURROGATES, TABLE, get_surrogate
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 needs_triton = pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed (optional)")
-CLASSES = {"lif": LIF, "cuba_lif": CurrentBasedLIF, "adaptive_lif": AdaptiveLIF}
+CLASSES = {"lif": LIF, "cuba_lif": CurrentBasedLIF, "adaptive_lif": AdaptiveLIF, "if": IF,
+           "plif": ParametricLIF}
 RESETS = ["subtract", "zero", "none"]
 NAMES = sorted(SURROGATES)
 WIDTHS = {"fast_sigmoid": 0.4, "atan": 0.7, "triangle": 1.3, "gaussian": 0.5,
@@ -42,7 +43,7 @@ def device():
         return
     old = os.environ.get("TRITON_INTERPRET")
     os.environ["TRITON_INTERPRET"] = "1"
-    from axonal.kernels import _triton_lif_kernels
+    from axonal.kernels.lif import _triton_kernels as _triton_lif_kernels
 
     if not (_triton_lif_kernels.INTERPRETED and _triton_lif_kernels.LANGUAGE_INTERPRETED):
         pytest.skip("triton or the kernels were imported for a GPU earlier in this process")
@@ -123,6 +124,28 @@ def _compare(ref, tri, x, seed, exact_states, tol):
 def _input(t, b, n, seed, dtype, device, gain=1.0):
     gen = torch.Generator().manual_seed(seed)
     return (torch.randn(t, b, n, generator=gen, dtype=dtype) * gain + 0.45).to(device)
+
+
+# ----------------------------------------------------------------------------- surrogate
+@needs_triton
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("cls", TABLE, ids=lambda c: c.name)
+def test_triton_surrogate_equals_torch_class(device, cls, dtype):
+    """Triton's form of each surrogate (the table's formula with ``ops = triton.language``)
+    equals the torch class's derivative on a grid, window edges included."""
+    from axonal.kernels.lif import _triton_kernels as K
+
+    z = torch.cat([torch.linspace(-3, 3, 121, dtype=torch.float64),
+                   torch.tensor([0.3, -0.3, 1.0, -1.0, 2.5, -2.5], dtype=torch.float64)]).to(dtype)
+    for width in (0.3, 1.0, 2.5):
+        a, b = cls.constants(width)
+        consts = torch.tensor([a, b, 1.0, 0.0], dtype=dtype, device=device)
+        zd = z.to(device)
+        out = torch.empty_like(zd)
+        K.surrogate_kernel[(1,)](zd, consts, out, zd.numel(), CODE=cls.code, BLOCK=128)
+        ref = cls(width=width).derivative(z)
+        tol = 1e-12 if dtype == torch.float64 else 2e-6
+        torch.testing.assert_close(out.cpu(), ref, rtol=tol, atol=tol)
 
 
 # ----------------------------------------------------------------------------- equivalence
@@ -254,7 +277,7 @@ def test_cpu_tensor_without_interpreter_is_explained(monkeypatch):
 def test_auto_without_triton_falls_back_and_forced_triton_raises(monkeypatch):
     """``auto`` picks Triton only for CUDA tensors and returns None (reference scan) when
     Triton is missing; a kind without a Triton kernel is named when forced."""
-    from axonal.kernels import triton_lif
+    from axonal.kernels.lif import triton as triton_lif
 
     monkeypatch.setattr(triton_lif, "_TRITON_ERROR", "triton is not importable (test)")
     x = torch.rand(3, 2, 4)

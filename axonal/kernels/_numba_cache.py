@@ -2,14 +2,16 @@
 
 Why: numba decides whether a cached kernel is still valid by the modification time and size
 of the one file that defines it. The kernels here inline helpers from other files (the fused
-Linear+LIF kernels of ``_numba_lif`` inline ``_gather_row`` and ``_compact_row`` from
-``_numba_sparse``), so editing a helper, or a ``git checkout`` that changes only the
-helper's file, left the old machine code in use: a stale kernel that still passed for the
-new one (this happened while the gather was being tuned). Importing this module puts, in
-front of numba's own cache locators, versions of them whose freshness stamp is a hash of the
-source of every ``.py`` file in ``axonal/kernels``, for functions defined in those files
-only: any kernel source change recompiles every kernel once; nothing else changes (same
-directories, ``NUMBA_CACHE_DIR`` still honoured, other packages' functions untouched).
+Linear+LIF kernels of ``event/_numba`` inline ``_fwd_row`` from ``lif/_numba``; every backward
+inlines the surrogate formulas of ``axonal/surrogate.py``), so editing a helper, or a ``git
+checkout`` that changes only the helper's file, left the old machine code in use: a stale
+kernel that still passed for the new one (this happened while the gather was being tuned).
+Importing this module puts, in front of numba's own cache locators, versions of them whose
+freshness stamp is a hash of the source of every ``.py`` file under ``axonal/kernels``
+(recursively) and of the modules outside it whose functions the kernels inline
+(``EXTRA_SOURCES``), for functions defined under ``axonal/kernels`` only: any kernel source
+change recompiles every kernel once; nothing else changes (same directories,
+``NUMBA_CACHE_DIR`` still honoured, other packages' functions untouched).
 
 It relies on numba's locator classes (``numba.core.caching``, stable since numba 0.49);
 where they differ, it leaves numba's default in place and warns once.
@@ -21,13 +23,22 @@ import warnings
 from pathlib import Path
 
 KERNEL_DIR = Path(__file__).resolve().parent
+#: files outside ``kernels/`` whose functions the kernels compile inline: the surrogate table
+EXTRA_SOURCES = (KERNEL_DIR.parent / "surrogate.py",)
 
 
-def sources_digest(directory: Path = KERNEL_DIR) -> str:
-    """SHA-256 over the names and contents of the ``.py`` files in ``directory``."""
+def sources_digest(directory: Path = KERNEL_DIR, extra=None) -> str:
+    """SHA-256 over the relative paths and contents of the ``.py`` files under ``directory``
+    (recursively) and of the ``extra`` files (default: ``EXTRA_SOURCES`` for the kernel
+    directory, none for another)."""
+    directory = Path(directory).resolve()
+    if extra is None:
+        extra = EXTRA_SOURCES if directory == KERNEL_DIR else ()
     h = hashlib.sha256()
-    for path in sorted(directory.glob("*.py")):
-        h.update(path.name.encode())
+    files = [(p.relative_to(directory).as_posix(), p) for p in sorted(directory.rglob("*.py"))]
+    files += [(f"extra:{Path(p).name}", Path(p)) for p in extra]
+    for name, path in files:
+        h.update(name.encode())
         h.update(b"\0")
         h.update(path.read_bytes())
         h.update(b"\0")
@@ -36,7 +47,7 @@ def sources_digest(directory: Path = KERNEL_DIR) -> str:
 
 def _in_dir(py_file, directory: Path) -> bool:
     try:
-        return Path(py_file).resolve().parent == directory
+        return directory in Path(py_file).resolve().parents
     except OSError:
         return False
 
@@ -46,7 +57,7 @@ def install(directory: Path = KERNEL_DIR) -> bool:
     ``sources_digest(directory)``; True if installed (or already), False where numba is
     missing, the user set ``NUMBA_CACHE_LOCATOR_CLASSES``, or numba's internals differ."""
     try:
-        from numba.core import caching, config
+        from numba.core import caching, config  # lazy: installed when a kernel module loads
     except ImportError:  # no numba: nothing is cached
         return False
     bases = [getattr(caching, name, None) for name in

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from . import _numba_cache  # noqa: F401  (keys the disk cache on all kernel sources)
-from ._numba_lif import surrogate_derivative
+from ._numba_surrogate import surrogate_derivative
 from .registry import KernelUnavailable
 
 __all__ = ["izhikevich_numba"]

@@ -2,7 +2,7 @@
 
 A neuron registers its kernels next to itself::
 
-    register_kernel(LIFParams, "numba", "axonal.kernels.lif.numba:lif_scan")
+    register_kernel(IzhikevichParams, "numba", "axonal.kernels.izhikevich:izhikevich_numba")
 
 The target is a function or a ``"module:function"`` string, imported on first use so that
 importing a neuron never imports numba or Triton. A kernel is called as
@@ -24,6 +24,12 @@ Backends:
 ``numba``, then ``compiled``) and falls back to the reference scan. One failure contract for
 every miss: under ``auto`` a miss is silent (``run_kernel`` returns ``None``); a forced backend
 that cannot run raises ``KernelUnavailable`` naming the backend, the Params type and why.
+
+**Forms.** A kernel family that serves several neurons (the LIF family) describes a neuron by
+a bundle built from its Params, ``form(params)``; ``register_form(ParamsType, family, form)``
+records it, and a kernel that composes with a neuron it does not know (the fused event-driven
+Linear + neuron kernel of ``axonal.kernels.event``) finds it with ``find_form``. Kernels
+thereby never import or name neuron classes.
 """
 from __future__ import annotations
 
@@ -33,7 +39,8 @@ from typing import Callable, NamedTuple
 import torch
 
 __all__ = ["BACKENDS", "KernelUnavailable", "register_kernel", "register_backend",
-           "registered", "find_kernel", "run_kernel", "check_backend"]
+           "registered", "find_kernel", "run_kernel", "check_backend", "register_form",
+           "find_form"]
 
 BACKENDS = ("numba", "triton", "compiled", "reference")
 _ALIASES = {"scan": "reference"}
@@ -49,6 +56,8 @@ class _Entry(NamedTuple):
 
 
 _KERNELS: dict[tuple[type, str], _Entry] = {}
+#: (Params type, kernel family) -> form(params), the bundle that family's kernels read
+_FORMS: dict[tuple[type, str], Callable] = {}
 #: per backend, a check of the input that returns "" when the backend can run it, else why not
 _REQUIREMENTS: dict[str, Callable[[torch.Tensor], str]] = {}
 
@@ -68,6 +77,17 @@ def register_kernel(params_type: type, backend: str, target: Callable | str) -> 
     if backend in ("auto", "reference"):
         raise ValueError("register a concrete backend; 'reference' is the model's own step")
     _KERNELS[(params_type, backend)] = _Entry(target)
+
+
+def register_form(params_type: type, family: str, form: Callable) -> None:
+    """Record how the kernels of ``family`` see neurons whose Params are ``params_type``:
+    ``form(params)`` returns the bundle they read (for ``"lif"``, a ``LIFDynamics``)."""
+    _FORMS[(params_type, family)] = form
+
+
+def find_form(params_type: type, family: str) -> Callable | None:
+    """The form registered for ``params_type`` in ``family``, or ``None``."""
+    return _FORMS.get((params_type, family))
 
 
 def register_backend(backend: str, requirement: Callable[[torch.Tensor], str]) -> None:

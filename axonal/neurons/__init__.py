@@ -2,6 +2,7 @@
 from .base import NeuronModule, NeuronParams, constant, scan
 from .catalog import NEURONS, neuron_class, neuron_names, register_neuron
 from .lif import (
+    IF,
     LIF,
     AdaptiveLIF,
     AdaptiveLIFParams,
@@ -9,14 +10,21 @@ from .lif import (
     CurrentBasedLIF,
     CurrentBasedLIFParams,
     CurrentBasedLIFState,
+    IFParams,
+    IFState,
     LIFParams,
     LIFState,
+    ParametricLIF,
+    ParametricLIFParams,
+    ParametricLIFState,
     Recurrent,
     RecurrentLIF,
     RecurrentState,
     adaptive_lif_step,
     current_based_lif_step,
+    if_step,
     lif_step,
+    parametric_lif_step,
 )
 
 __all__ = [name for name in dir() if not name.startswith("_")]

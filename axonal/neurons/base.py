@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..functional import LEARN_RULES, decay_factor, from_raw, tau_from_decay, to_raw
+from ..functional import all_finite, check_sequence  # noqa: F401  (moved there: kernels use them too)
 from ..kernels.registry import check_backend, run_kernel
 from ..network import Temporal
 from ..surrogate import Surrogate, get_surrogate
@@ -103,20 +104,6 @@ class NeuronParams:
 
 
 # ----------------------------------------------------------------------------- validation
-def all_finite(x: torch.Tensor) -> bool:
-    """True when ``x`` holds no NaN or inf, in one pass over it in the common case.
-
-    ``torch.isfinite(x).all()`` makes four passes and two temporaries (measured 50-100 ms on a
-    [100, 128, 1024] float32 input, more than the neuron kernel that follows). A sum carries
-    any NaN or inf through, so a finite sum proves the input finite; only a non-finite sum
-    (a real NaN/inf, or finite values whose sum overflows) takes the exact test.
-    """
-    x = x.detach()
-    if x.numel() == 0 or bool(torch.isfinite(x.sum())):
-        return True
-    return bool(torch.isfinite(x).all())
-
-
 def check_positive(name: str, value: Any) -> None:
     """Raise if a constant that must be > 0 (time constant, threshold, dt) is not."""
     if isinstance(value, torch.Tensor):
@@ -134,34 +121,6 @@ def check_positive(name: str, value: Any) -> None:
 def check_reset(reset: str) -> None:
     if reset not in RESET_MODES:
         raise ValueError(f"unknown reset mode {reset!r}; choose one of {list(RESET_MODES)}")
-
-
-def check_sequence(x: torch.Tensor, size: tuple[int, ...] | None, who: str,
-                   finite: bool = True) -> None:
-    """Check a time-major input ``[T, B, *size]``: tensor, floating, right shape and, unless
-    ``finite=False`` (for a kernel that checks while it reads the input), finite."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{who}: input must be a torch.Tensor of shape [T, B, ...], got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(
-            f"{who}: input dtype is {x.dtype}; spiking layers need floating point input "
-            "(convert with x.float())"
-        )
-    if x.ndim < 2:
-        raise ValueError(
-            f"{who}: input has shape {tuple(x.shape)}; expected time-major [T, B, ...] "
-            "(add a time dimension with x.unsqueeze(0) for a single step)"
-        )
-    if size is not None and tuple(x.shape[2:]) != tuple(size):
-        hint = ""
-        if x.ndim == 2 + len(size) and tuple(x.shape[1:2] + x.shape[3:]) == tuple(size):
-            hint = " It looks batch-major [B, T, ...]: pass x.transpose(0, 1)."
-        raise ValueError(
-            f"{who}: input has shape {tuple(x.shape)}; expected [T, B, {', '.join(map(str, size))}]"
-            f" (time-major).{hint}"
-        )
-    if finite and not all_finite(x):
-        raise ValueError(f"{who}: input contains NaN or inf; clean or clip the input first")
 
 
 def check_state_batch(x: torch.Tensor, state: tuple, who: str) -> None:

@@ -28,8 +28,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..kernels.lif import l2_chunk
-from ..kernels.lif import sampled_density as _density
+from ..kernels import numba_available
+from ..kernels.event import scan as _event
+from ..kernels.registry import KernelUnavailable
+from ..neurons.base import NeuronModule
+from ..kernels.event.scan import l2_chunk
+from ..kernels.event.scan import sampled_density as _density
 
 __all__ = ["EventLinear", "event_linear"]
 
@@ -37,8 +41,6 @@ MODES = ("auto", "dense", "sparse")
 
 
 def _numba_ok() -> bool:
-    from ..kernels import numba_available
-
     return numba_available()
 
 
@@ -48,13 +50,12 @@ class _EventLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x2, weight, bias):
-        import numba
+        import numba  # lazy: numba only when the sparse path runs
 
-        from ..kernels import _numba_sparse as ks
         from ..kernels import buffers
-        from ..kernels.lif import spike_lists
+        from ..kernels.event import _numba as ks  # lazy: imports numba
 
-        lists = spike_lists(x2)
+        lists = _event.spike_lists(x2)
         ptr, idx, val, binary = lists
         wt = weight.detach().t().contiguous()
         y = buffers.empty((x2.shape[0], wt.shape[1]), x2.dtype)
@@ -69,7 +70,7 @@ class _EventLinear(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ..kernels import _numba_sparse as ks
+        from ..kernels.event import _numba as ks  # lazy: imports numba
 
         (weight,) = ctx.saved_tensors
         g = g.contiguous()
@@ -170,19 +171,18 @@ class EventLinear(nn.Module):
     def fused_forward(self, neuron, x: torch.Tensor, state=None):
         """``neuron(self(x), state)`` as one event-driven kernel, or ``None`` if it does not apply.
 
-        Applies when ``neuron`` is a LIF-family module (``LIF``, ``CurrentBasedLIF``,
-        ``AdaptiveLIF``) whose backend is not ``"scan"``, the input is a float32/float64 CPU
-        tensor ``[T, B, in]`` and this layer would take its sparse path (``mode="sparse"``, or
-        ``"auto"`` below ``density_threshold``). The current ``x W^T + b`` is then gathered per
-        step inside the neuron kernel and never stored (``axonal.kernels.lif.event_lif_scan``);
-        spikes and states equal ``neuron(EventLinear(mode="sparse")(x))`` exactly. Called by
+        Applies when ``neuron`` is a ``NeuronModule`` whose Params type registered a LIF-family
+        form (``axonal.kernels.lif.register_lif_family``: ``LIF``, ``IF``,
+        ``CurrentBasedLIF``, ``AdaptiveLIF``, ...) and whose backend is not ``"reference"`` or
+        ``"triton"``, the input is a float32/float64 CPU tensor ``[T, B, in]`` and this layer
+        would take its sparse path (``mode="sparse"``, or ``"auto"`` below
+        ``density_threshold``). The current ``x W^T + b`` is then gathered per step inside the
+        neuron kernel and never stored (``axonal.kernels.event.event_lif_scan``); spikes and
+        states equal ``neuron(EventLinear(mode="sparse")(x))`` exactly. Called by
         ``axonal.Sequential``.
         """
-        from ..kernels.lif import KINDS, Unsupported, event_lif_scan
-        from ..neurons.base import NeuronModule
-
         if (self.mode == "dense" or not isinstance(neuron, NeuronModule)
-                or getattr(neuron, "kernel_name", None) not in KINDS or neuron.backend == "reference"
+                or neuron.backend in ("reference", "scan")
                 or str(neuron.backend).startswith("triton")):
             return None
         if neuron.size is not None and tuple(neuron.size) != (self.out_features,):
@@ -192,6 +192,10 @@ class EventLinear(nn.Module):
                 and x.numel() > 0 and x.device.type == "cpu" and w.device.type == "cpu"
                 and x.dtype in (torch.float32, torch.float64) and w.dtype == x.dtype
                 and (b is None or b.dtype == x.dtype) and _numba_ok()):
+            return None
+        params = neuron.params()
+        dynamics = _event.event_lif_form(params)
+        if dynamics is None:  # no LIF-family form registered for this neuron
             return None
         density = _density(x.reshape(-1, x.shape[-1])) if self.mode == "auto" else None
         if density is not None and density >= self.density_threshold:
@@ -203,9 +207,9 @@ class EventLinear(nn.Module):
                 tuple(f.shape) != (B, self.out_features) for f in state):
             return None  # the unfused path reports the problem
         try:
-            return event_lif_scan(neuron.kernel_name, x, w, b, state, neuron.params(),
-                                  wt=self._transposed_for_inference(), density=density)
-        except Unsupported:
+            return _event.event_lif_scan(dynamics, x, w, b, state,
+                                         wt=self._transposed_for_inference(), density=density)
+        except KernelUnavailable:
             return None  # e.g. a custom surrogate: the unfused path handles (or reports) it
 
     def extra_repr(self) -> str:

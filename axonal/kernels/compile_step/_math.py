@@ -1,7 +1,7 @@
 """The ``math`` functions a ``compile_step`` neuron may use, and rebinding them.
 
 The same user function runs three ways: compiled by numba (with the real ``math``), traced
-with sympy symbols (``_step_symbolic``) and as the plain torch reference step. The last two
+with sympy symbols (``_symbolic``) and as the plain torch reference step. The last two
 need ``math`` replaced in the function's globals by a namespace of the same names for
 symbols or tensors; this module does that without importing sympy, so a neuron whose
 kernels are cached loads without it.

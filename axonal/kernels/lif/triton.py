@@ -1,10 +1,13 @@
-"""Triton (CUDA) kernels of the LIF family: autograd wrappers and the preparation of their inputs.
+"""Triton (CUDA) kernels of the LIF family: autograd wrappers.
 
-``triton_lif_scan(kind, x, state, params, weight=None)`` runs LIF / CuBa-LIF / adaptive LIF
-(optionally recurrent) over ``x [T, B, *S]`` with the kernels of ``_triton_lif_kernels`` and
-returns ``(spikes, state)`` as the reference ``scan`` of the model's step would, or raises
-``KernelUnavailable`` with the reason. The registry runs it for ``backend="triton"`` and, when
-Triton imports, for ``backend="auto"`` on CUDA tensors. Triton is imported on first use only.
+``scan.lif_family_scan(dynamics, x, state, weight, functions=FUNCTIONS)`` runs a LIF-family
+population (any form of ``LIFDynamics``, optionally recurrent) over ``x [T, B, *S]`` with the
+kernels of ``_triton_kernels`` and returns ``(spikes, state)`` as the reference ``scan`` of the
+model's step would, or raises ``KernelUnavailable`` with the reason; inputs are prepared there
+(one place for numba and Triton), only the autograd Functions here differ. ``register_lif_family`` registers it
+as each family member's ``triton`` kernel: the registry runs it for ``backend="triton"`` and,
+when Triton imports, for ``backend="auto"`` on CUDA tensors. Triton is imported on first use
+only.
 
 Design (same equations and the same memory-lean storage as the numba kernels):
 
@@ -39,13 +42,13 @@ installed: ``pytest -q tests/test_triton_lif.py`` (it then also runs the CUDA ch
 """
 from __future__ import annotations
 
-import math
 import os
 
 import torch
 from torch.nn import functional as F
 
-from .lif import lif_family_scan
+from ...surrogate import TABLE
+from .bundles import LEAKY, ScanConfig
 
 BLOCK = 256
 NUM_WARPS = 4
@@ -57,7 +60,7 @@ def triton_error() -> str:
     global _TRITON_ERROR
     if _TRITON_ERROR is None:
         try:
-            import triton  # noqa: F401
+            import triton  # noqa: F401  (lazy: Triton is optional)
 
             _TRITON_ERROR = ""
         except Exception as exc:  # pragma: no cover - depends on the environment
@@ -87,9 +90,9 @@ def device_error(device: torch.device) -> str:
 
 
 def _kernels():
-    from . import _triton_lif_kernels
+    from . import _triton_kernels  # lazy: imports triton
 
-    return _triton_lif_kernels
+    return _triton_kernels
 
 
 # ----------------------------------------------------------------------------- launches
@@ -97,36 +100,35 @@ def _grid(m: int):
     return ((m + BLOCK - 1) // BLOCK,)
 
 
-def _forward(cfg, x, rec, v, i, a, P, spk, vpre, aux, t0, t1):
-    kind, reset, _, _, _, n, store = cfg
+def _forward(cfg: ScanConfig, x, rec, v, i, a, P, spk, vpre, aux, t0, t1):
     _kernels().lif_forward_kernel[_grid(x.shape[1])](
-        x, rec, v, i, a, *P, spk, vpre, aux, t0, t1, x.shape[1], n,
-        KIND=kind, RESET=reset, STORE=store, HAS_REC=rec is not x, BLOCK=BLOCK,
+        x, rec, v, i, a, *P, spk, vpre, aux, t0, t1, x.shape[1], cfg.n,
+        FORM=cfg.form, RESET=cfg.reset, STORE=cfg.store, HAS_REC=rec is not x, BLOCK=BLOCK,
         num_warps=NUM_WARPS, enable_fp_fusion=False)
 
 
-def _backward(cfg, gs, grec, saved, consts, dv, di, da, acc, gx, t0, t1):
-    kind, reset, detach, code, _, n, _ = cfg
+def _backward(cfg: ScanConfig, gs, grec, saved, consts, dv, di, da, acc, gx, t0, t1):
     spk, vpre, aux, v0, i0, a0, *P = saved
     _kernels().lif_backward_kernel[_grid(gs.shape[1])](
         gs, grec, spk, vpre, aux, v0, i0, a0, *P, consts, dv, di, da, acc, gx, t0, t1,
-        gs.shape[1], n, KIND=kind, RESET=reset, DETACH=detach, CODE=code,
-        HAS_REC=grec is not gs, BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False)
+        gs.shape[1], cfg.n, FORM=cfg.form, RESET=cfg.reset, DETACH=cfg.detach,
+        CODE=cfg.surrogate, HAS_REC=grec is not gs, BLOCK=BLOCK, num_warps=NUM_WARPS,
+        enable_fp_fusion=False)
 
 
-def _outputs(cfg, x, v0, i0, a0):
+def _outputs(cfg: ScanConfig, x, v0, i0, a0):
     """Spikes, stored arrays (a one-element placeholder when not stored) and state buffers."""
-    kind, store = cfg[0], cfg[6]
     spk = torch.empty_like(x)
-    vpre = torch.empty_like(x) if store else x.new_empty(1)
-    aux = torch.empty_like(x) if (store and kind > 0) else x.new_empty(1)
+    vpre = torch.empty_like(x) if cfg.store else x.new_empty(1)
+    aux = torch.empty_like(x) if (cfg.store and cfg.form != LEAKY) else x.new_empty(1)
     return spk, vpre, aux, v0.detach().clone(), i0.detach().clone(), a0.detach().clone()
 
 
-def _grad_buffers(cfg, spk, v0, gv, gi, ga):
-    width = cfg[4]
-    consts = torch.tensor([width, math.pi, math.sqrt(2 * math.pi)], dtype=spk.dtype,
-                          device=spk.device)
+def _grad_buffers(cfg: ScanConfig, spk, v0, gv, gi, ga):
+    """The surrogate's constants (a, b, 1, 0) of ``axonal.surrogate.TABLE`` in the data's dtype
+    (Triton would round a Python float to float32), the state gradients and accumulators."""
+    a, b = TABLE[cfg.surrogate].constants(cfg.width)
+    consts = torch.tensor([a, b, 1.0, 0.0], dtype=spk.dtype, device=spk.device)
     dv, di, da = (g.detach().to(v0.dtype).contiguous().clone() for g in (gv, gi, ga))
     acc = spk.new_zeros(5, spk.shape[1])
     return consts, dv, di, da, acc, torch.empty_like(spk)
@@ -155,7 +157,7 @@ class _TritonLIFScan(torch.autograd.Function):
         gs = gs.contiguous()
         consts, dv, di, da, acc, gx = _grad_buffers(ctx.cfg, spk, v0, gv, gi, ga)
         _backward(ctx.cfg, gs, gs, saved, consts, dv, di, da, acc, gx, 0, spk.shape[0])
-        return (None, gx, dv, di, da, *_param_grads(acc, ctx.cfg[5]))
+        return (None, gx, dv, di, da, *_param_grads(acc, ctx.cfg.n))
 
 
 class _TritonRecurrentScan(torch.autograd.Function):
@@ -166,7 +168,7 @@ class _TritonRecurrentScan(torch.autograd.Function):
     def forward(ctx, cfg, x, rec0, w, v0, i0, a0, beta, alpha, rho, th, adp):
         P = (beta, alpha, rho, th, adp)
         T, m = x.shape
-        n = cfg[5]
+        n = cfg.n
         spk, vpre, aux, v, i, a = _outputs(cfg, x, v0, i0, a0)
         wd = w.detach()
         rec = rec0.detach().contiguous()
@@ -183,7 +185,7 @@ class _TritonRecurrentScan(torch.autograd.Function):
         *saved, w = ctx.saved_tensors
         spk, v0 = saved[0], saved[3]
         T, m = spk.shape
-        n = ctx.cfg[5]
+        n = ctx.cfg.n
         wd = w.detach()
         gs = gs.contiguous()
         consts, dv, di, da, acc, gx = _grad_buffers(ctx.cfg, spk, v0, gv, gi, ga)
@@ -200,24 +202,6 @@ class _TritonRecurrentScan(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------------------- entry point
-def triton_lif_scan(kind: str, x: torch.Tensor, state, params, weight=None):
-    """Run the Triton kernels; see the module docstring. Raises ``KernelUnavailable``.
-
-    Validation, kernel inputs and outputs are ``axonal.kernels.lif.lif_family_scan``'s (one
-    place for the numba and the Triton kernels); only the autograd Functions differ."""
-    return lif_family_scan(kind, x, state, params, weight=weight,
-                           functions=(_TritonLIFScan, _TritonRecurrentScan))
-
-
-def _family_kernel(kind: str):
-    def kernel(x, state, params, weight=None):
-        name = kind if weight is None else "recurrent_" + kind
-        return triton_lif_scan(name, x, state, params, weight=weight)
-
-    kernel.__name__ = f"{kind}_triton"
-    return kernel
-
-
-lif_triton = _family_kernel("lif")
-cuba_lif_triton = _family_kernel("cuba_lif")
-adaptive_lif_triton = _family_kernel("adaptive_lif")
+#: the (feed-forward, recurrent) autograd Functions that ``scan.lif_family_scan`` runs for
+#: Triton (``scan.register_lif_family`` registers them as each family member's kernel)
+FUNCTIONS = (_TritonLIFScan, _TritonRecurrentScan)

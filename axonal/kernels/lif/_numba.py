@@ -1,9 +1,13 @@
 """Numba kernels of the LIF family: forward scan and hand-derived backward (BPTT).
 
-One kernel serves LIF (``kind`` 0), current-based LIF (1) and adaptive LIF (2), every reset
-mode (``reset`` 0 subtract, 1 zero, 2 none), ``detach_reset`` and every surrogate (``code`` as
-in ``axonal.surrogate``). These are runtime arguments, so each kernel is compiled once per
-dtype (float32, float64) and cached on disk (``cache=True``), not once per configuration.
+One kernel serves every form of the family (``kind`` = ``LIFDynamics.form``: 0 leaky, 1
+current-based, 2 adaptive; the non-leaky IF is the leaky form with decay 1), every reset mode
+(``reset`` 0 subtract, 1 zero, 2 none), ``detach_reset`` and every surrogate (``code``, its
+index in ``axonal.surrogate.TABLE``). They arrive in one bundle, ``cfg`` (a ``KernelConfig``
+named tuple), with the arrays in named bundles too (``StateArrays``, ``ParamArrays``,
+``Saved``, ``Grads`` of ``axonal.kernels.lif.scan``), unpacked once at the top of each kernel.
+These are runtime arguments, so each kernel is compiled once per dtype (float32, float64) and
+cached on disk (``cache=True``), not once per configuration.
 They must nevertheless not reach the innermost loops as branches, which would stop LLVM from
 vectorising them (measured: a branchy generic loop ran 9x slower than a specialised one):
 
@@ -13,7 +17,8 @@ vectorising them (measured: a branchy generic loop ran 9x slower than a speciali
   subtract, (0, 1) zero, (0, 0) none; this is exactly the reference's value in every mode
   (the products by 0 and 1 are exact), and ``detach_reset`` is a 0/1 factor on the
   gradient through ``s``;
-- the surrogate derivative is its own pass over a row, one loop per code.
+- the surrogate derivative is its own pass over a row, one loop per code
+  (``axonal.kernels._numba_surrogate``, compiled from the table of ``axonal.surrogate``).
 
 Layout: inputs are time-major ``[T, M]`` with ``M = B * N`` (batch times neurons, C order).
 Work is split into tasks of up to ``BLOCK`` neurons of one batch row; a task loops over time
@@ -35,88 +40,20 @@ keeps.
 
 The backward runs in the state's dtype, as autograd of the reference does: float32 rows keep
 all their SIMD lanes (carrying the recursion in float64 made the LIF backward 20-40 % slower),
-and the surrogate constants are folded into that dtype (``_surrogate_consts``). The kernels use
+and the surrogate constants are folded into that dtype (``_numba_surrogate.surrogate_row``). The kernels use
 ``error_model="numpy"``: numba's default Python error model puts a zero-division check with an
 exception branch on every division, which keeps LLVM from vectorising the loop (4x on a stand-alone
 LIF backward loop).
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
-from . import _numba_cache  # noqa: F401  (keys the disk cache on all kernel sources)
-from ._numba_sparse import _chunk_scratch, _chunk_weight_grad, _compact_row, _gather_row
+from .. import _numba_cache  # noqa: F401  (keys the disk cache on all kernel sources)
+from .._numba_surrogate import surrogate_row
 
 BLOCK = 256
-
-
-@njit(inline="always", cache=True, error_model="numpy")
-def surrogate_derivative(code, width, x):
-    """Scalar surrogate derivative (same formulas as ``axonal.surrogate.derivative_by_code``)."""
-    if code == 0:
-        a = abs(x) / width
-        return 1.0 / (2.0 * width * (1.0 + a) * (1.0 + a))
-    if code == 1:
-        z = math.pi * x / (2.0 * width)
-        return 1.0 / (2.0 * width * (1.0 + z * z))
-    if code == 2:
-        a = 1.0 - abs(x) / width
-        return a / width if a > 0.0 else 0.0
-    if code == 3:
-        z = x / width
-        return math.exp(-0.5 * z * z) / (width * 2.5066282746310002)
-    return 1.0 if abs(x) < width else 0.0
-
-
-@njit(inline="always", cache=True, error_model="numpy")
-def _surrogate_consts(width, like):
-    """The constants of ``_surrogate_row`` (and 1, 0) in the dtype of ``like``: float literals are
-    float64 in numba, so a float32 row would otherwise be widened and lose half its SIMD lanes.
-    The derivative of each code is rewritten as ``f(c1, c2, x)`` with the divisions by the
-    width folded into the constants (one division or exp per element, not three)."""
-    c = np.zeros(8, dtype=like.dtype)
-    c[0] = 1.0 / (2.0 * width)
-    c[1] = 1.0 / width
-    c[2] = math.pi / (2.0 * width)
-    c[3] = 1.0 / (width * 2.5066282746310002)
-    c[4] = -0.5 / (width * width)
-    c[5] = width
-    c[6] = 1
-    return c
-
-
-@njit(inline="always", cache=True, error_model="numpy")
-def _surrogate_row(code, width, z, L):
-    """In place: z[:L] <- surrogate'(z[:L]); one branch-free loop per code, in z's dtype.
-    Same functions as ``surrogate_derivative``, up to rounding."""
-    c = _surrogate_consts(width, z)
-    one, zero = c[6], c[7]
-    if code == 0:  # 1 / (2w (1 + |x|/w)^2)
-        h, k = c[0], c[1]
-        for j in range(L):
-            q = one + k * abs(z[j])
-            z[j] = h / (q * q)
-    elif code == 1:  # 1 / (2w (1 + (pi x / 2w)^2))
-        h, k = c[0], c[2]
-        for j in range(L):
-            q = k * z[j]
-            z[j] = h / (one + q * q)
-    elif code == 2:  # max(0, 1 - |x|/w) / w
-        k = c[1]
-        for j in range(L):
-            z[j] = max(zero, one - k * abs(z[j])) * k
-    elif code == 3:  # exp(-x^2 / 2w^2) / (w sqrt(2 pi))
-        h, k = c[3], c[4]
-        for j in range(L):
-            x = z[j]
-            z[j] = h * math.exp(k * x * x)
-    else:  # straight-through: 1 inside the window
-        w = c[5]
-        for j in range(L):
-            z[j] = one if abs(z[j]) < w else zero
 
 
 # ----------------------------------------------------------------------------- forward rows
@@ -188,10 +125,15 @@ def _coef(reset, like):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def lif_forward(x, v0, i0, a0, beta, alpha, rho, th, adp, kind, reset, n, store,
-                spk, vpre, aux, v_out, i_out, a_out):
-    """Scan over time. x [T, M]; v0, i0, a0 [M]; beta..adp [N]; outputs preallocated
-    (``vpre``/``aux`` [T, M] only when ``store``)."""
+def lif_forward(x, s0, p, cfg, n, store, saved, s_out):
+    """Scan over time. x [T, M]; ``s0`` (v, i, a) [M]; ``p`` (beta, alpha, rho, threshold,
+    adaptation) [N]; ``cfg`` a ``KernelConfig``; outputs preallocated: ``saved`` (spikes, and
+    ``vpre``/``aux`` [T, M] only when ``store``), ``s_out`` the final (v, i, a)."""
+    v0, i0, a0 = s0
+    beta, alpha, rho, th, adp = p
+    kind, reset = cfg.form, cfg.reset
+    spk, vpre, aux = saved
+    v_out, i_out, a_out = s_out
     T = x.shape[0]
     M = x.shape[1]
     B = M // n
@@ -313,7 +255,7 @@ def _bwd_row(kind, t, lo, hi, n0, L, gs_row, grec_row, spk, vpre, aux, v0, i0, a
         _bwd_prep_loop(1, L, first, vp, a_prev, a_pp, prev_vp, prev_s, v0r, pt, pd, fcs, fcz, z, vprev)
     else:
         _bwd_prep_loop(2, L, first, vp, a_prev, a_pp, prev_vp, prev_s, v0r, pt, pd, fcs, fcz, z, vprev)
-    _surrogate_row(code, width, z, L)
+    surrogate_row(code, width, z, L)
     if kind == 0:
         _bwd_loop(0, L, gs_row, grec_row, vp, s, a_prev, i_prev, vprev, z, pb, pa, pr, pt, pd,
                   cs, cz, nd, dv, di, da, gx_row, acc)
@@ -349,10 +291,18 @@ def _bwd_store(lo, hi, dv, di, da, acc, gv0, gi0, ga0, gbeta, galpha, grho, gth,
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def lif_backward(gs, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, alpha, rho, th, adp,
-                 kind, reset, detach, code, width, n,
-                 gx, gv0, gi0, ga0, gbeta, galpha, grho, gth, gadp):
-    """BPTT of ``lif_forward``. Parameter gradients are per element [M] (summed over B later)."""
+def lif_backward(g, saved, s0, p, cfg, n, gx, g0, gp):
+    """BPTT of ``lif_forward``: ``g`` the incoming gradients (spikes [T, M], v, i, a [M]),
+    ``saved``, ``s0``, ``p``, ``cfg`` as in the forward; writes dL/dx into ``gx`` [T, M], the
+    initial states' gradients into ``g0`` and the per-element [M] parameter gradients into
+    ``gp`` (summed over the batch later)."""
+    gs, gv, gi, ga = g
+    spk, vpre, aux = saved
+    v0, i0, a0 = s0
+    beta, alpha, rho, th, adp = p
+    kind, reset, detach, code, width = cfg
+    gv0, gi0, ga0 = g0
+    gbeta, galpha, grho, gth, gadp = gp
     T = gs.shape[0]
     M = gs.shape[1]
     B = M // n
@@ -377,8 +327,7 @@ def lif_backward(gs, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, alpha, rho, t
 
 # ----------------------------------------------------------------------------- recurrent
 @njit(parallel=True, cache=True, error_model="numpy")
-def recurrent_forward(x, rec0, wt, v0, i0, a0, beta, alpha, rho, th, adp, kind, reset, n, store,
-                      spk, vpre, aux, v, i, a):
+def recurrent_forward(x, rec0, wt, s0, p, cfg, n, store, saved, s_out):
     """Recurrent scan: input at step t is x_t + s_{t-1} W^T (``rec0`` = s_{-1} W^T given).
 
     ``wt`` is W^T [N, N] (row q = weights out of neuron q). The recurrent input is
@@ -387,8 +336,13 @@ def recurrent_forward(x, rec0, wt, v0, i0, a0, beta, alpha, rho, th, adp, kind, 
     Parallel over batch rows, each looping over time: batch rows are independent, so there
     is no barrier per time step (a barrier per step costs a scheduler time slice whenever
     the cores are shared, measured at ~10 ms per step on a loaded 2-core machine).
-    ``v, i, a`` [M] receive the final state.
+    Other arguments as in ``lif_forward``.
     """
+    v0, i0, a0 = s0
+    beta, alpha, rho, th, adp = p
+    kind, reset = cfg.form, cfg.reset
+    spk, vpre, aux = saved
+    v, i, a = s_out
     T = x.shape[0]
     M = x.shape[1]
     B = M // n
@@ -428,15 +382,21 @@ def recurrent_forward(x, rec0, wt, v0, i0, a0, beta, alpha, rho, th, adp, kind, 
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def recurrent_backward(gs, gv, gi, ga, spk, vpre, aux, w, v0, i0, a0, beta, alpha, rho, th, adp,
-                       kind, reset, detach, code, width, n,
-                       gx, dv, di, da, gbeta, galpha, grho, gth, gadp):
+def recurrent_backward(g, saved, w, s0, p, cfg, n, gx, g0, gp):
     """BPTT of ``recurrent_forward``, parallel over batch rows like it. The gradient reaching
     s_{t-1} through the recurrence, (dL/du_t) W, is a vector-matrix product per row and step
     (contiguous, vectorised loop); dL/dW is left to one matmul over all steps afterwards.
-    ``dv, di, da`` [M] receive the gradients of the initial state; ``g*`` [M] the per-element
-    parameter gradients (computed in the state dtype, like every backward here).
+    ``g0`` [M] receives the gradients of the initial state; ``gp`` [M] the per-element
+    parameter gradients (computed in the state dtype, like every backward here). Other
+    arguments as in ``lif_backward``.
     """
+    gs, gv, gi, ga = g
+    spk, vpre, aux = saved
+    v0, i0, a0 = s0
+    beta, alpha, rho, th, adp = p
+    kind, reset, detach, code, width = cfg
+    dv, di, da = g0
+    gbeta, galpha, grho, gth, gadp = gp
     T = gs.shape[0]
     M = gs.shape[1]
     B = M // n
@@ -461,175 +421,3 @@ def recurrent_backward(gs, gv, gi, ga, spk, vpre, aux, w, v0, i0, a0, beta, alph
                         for jj in range(n):
                             grec[jj] += gq * wq[jj]
         _bwd_store(lo, hi, dvb, dib, dab, acc, dv, di, da, gbeta, galpha, grho, gth, gadp)
-
-
-# ----------------------------------------------------------------------------- fused Linear+LIF
-@njit(inline="always", cache=True, error_model="numpy")
-def _event_task(task, B, block, n):
-    """(b, n0, L, lo, hi) of a forward task of the fused Linear+LIF kernels: tasks run the
-    batch rows of one neuron block in turn (``task = block index * B + b``), so consecutive
-    tasks read the same weight columns; neurons ``n0:n0+L``, flat state ``lo:hi``."""
-    blk = task // B
-    b = task - blk * B
-    n0 = blk * block
-    L = min(n0 + block, n) - n0
-    lo = b * n + n0
-    return b, n0, L, lo, lo + L
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def event_lif_forward(ptr, idx, val, binary, wt, bias, has_bias, T, B, v0, i0, a0, beta, alpha, rho,
-                      th, adp, kind, reset, store, block, spk, vpre, aux, v_out, i_out, a_out):
-    """Event-driven Linear followed by the LIF-family scan, without materialising the current.
-
-    The input is given as compressed sparse rows (``ptr``, ``idx``, ``val``; row ``r = t B + b``
-    lists the active inputs of batch row b at step t, see ``_numba_sparse.active_fill``);
-    ``wt`` = W^T [I, N]. A task owns ``block`` neurons of one batch row and loops over time:
-    at each step it gathers the current of its neurons from the weight rows of the active
-    inputs (``_gather_row``, work = active inputs x block) and advances the neurons
-    (``_fwd_row``, the same update as ``lif_forward``). Outputs as in ``lif_forward``.
-    """
-    n = wt.shape[1]
-    nb = (n + block - 1) // block
-    cs, cz, one, zero = _coef(reset, wt)
-    for task in prange(nb * B):
-        b, n0, L, lo, hi = _event_task(task, B, block, n)
-        v = v0[lo:hi].copy()
-        i = i0[lo:hi].copy()
-        a = a0[lo:hi].copy()
-        u = np.empty(L, dtype=wt.dtype)
-        pb, pa, pr = beta[n0:n0 + L], alpha[n0:n0 + L], rho[n0:n0 + L]
-        pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
-        for t in range(T):
-            r = t * B + b
-            _gather_row(ptr[r], ptr[r + 1], idx, val, binary, wt, bias, has_bias, n0, L, u)
-            if store:
-                vp_row = vpre[t, lo:hi]
-                aux_row = aux[t, lo:hi] if kind > 0 else vp_row
-            else:
-                vp_row = v
-                aux_row = v
-            _fwd_row(kind, store, L, u, v, i, a, pb, pa, pr, pt, pd, cs, cz, one, zero,
-                     spk[t, lo:hi], vp_row, aux_row)
-        v_out[lo:hi] = v
-        i_out[lo:hi] = i
-        a_out[lo:hi] = a
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def event_lif_backward(gs, tstep, gv, gi, ga, spk, vpre, aux, v0, i0, a0, beta, alpha, rho, th,
-                       adp, kind, reset, detach, code, width, ptr, idx, val, binary, B, block,
-                       tchunk, want_gw, gwt, want_gu, gu, gv0, gi0, ga0, gbeta, galpha, grho, gth,
-                       gadp):
-    """BPTT of ``event_lif_forward``. A task owns ``block`` neurons of *every* batch row, so
-    the weight gradient of its neurons, ``gwt[k, block] += val * dL/du_t`` for each active
-    input k (event-driven like the forward), has a single writer.
-
-    Time runs backwards in chunks of ``tchunk`` steps: within a chunk each batch row's
-    neurons are stepped back through the chunk (``_bwd_row``, its states kept per row between
-    chunks), with dL/du stored for the chunk only ([tchunk, B, block] per task, or straight
-    into ``gu``); then the chunk's weight gradient is gathered per active input from the
-    chunk's rows (``_chunk_weight_grad``: the same additions in the same order as scattering
-    row by row). The caller sizes the chunk to stay in L2 (about 1 MB). Measured against
-    scattering right after each row's step (backward kernel alone, one thread): 12.6-13.3 vs
-    15.2 ms at 10 % input density (T=100 B=32 700->512), 33.5 vs 37.6 (T=250), 110 vs 156 (B=128
-    N=1024), 7.6 vs 8.5 and 14.0 vs 18.8 at 2 %; chunks of 2 MB or more lost the gain.
-
-    ``gs`` is [T, M] or [1, M] with ``tstep`` 0 (a gradient broadcast over time, e.g. from a
-    sum over time, is not materialised). ``gu`` [T, M] receives dL/d(current) when
-    ``want_gu`` (needed for the input's gradient). Other outputs as in ``lif_backward``.
-    """
-    T = spk.shape[0]
-    n = gwt.shape[1]
-    nb = (n + block - 1) // block
-    fcs, fcz, one, zero = _coef(reset, vpre)
-    cs, cz = fcs, fcz
-    P = np.stack((beta, alpha, rho, th, adp))
-    nd = zero if detach else one
-    for blk in prange(nb):
-        n0 = blk * block
-        L = min(n0 + block, n) - n0
-        z = np.empty(L, dtype=vpre.dtype)
-        vprev = np.empty(L, dtype=vpre.dtype)
-        grec = np.zeros(L, dtype=spk.dtype)
-        dvs = np.empty((B, L), dtype=gv.dtype)
-        dis = np.empty((B, L), dtype=gv.dtype)
-        das = np.empty((B, L), dtype=gv.dtype)
-        accs = np.zeros((B, 5, L), dtype=vpre.dtype)
-        g_chunk = np.empty((1, 1, L) if want_gu else (tchunk, B, L), dtype=spk.dtype)
-        # where the chunk's dL/du rows are read from: gu [T B, n], or the chunk [tchunk B, L]
-        src = gu.reshape((T * B, n)) if want_gu else g_chunk.reshape((tchunk * B, L))
-        cnt, pos, crow, cval = _chunk_scratch(ptr, tchunk * B, gwt.shape[0], val)
-        for b in range(B):
-            lo = b * n + n0
-            dvs[b] = gv[lo:lo + L]
-            dis[b] = gi[lo:lo + L]
-            das[b] = ga[lo:lo + L]
-        t1 = ((T - 1) // tchunk) * tchunk
-        while t1 >= 0:
-            t2 = min(t1 + tchunk, T)
-            for b in range(B):
-                lo = b * n + n0
-                hi = lo + L
-                dv, di, da, acc = dvs[b], dis[b], das[b], accs[b]
-                for t in range(t2 - 1, t1 - 1, -1):
-                    g_row = gu[t, lo:hi] if want_gu else g_chunk[t - t1, b]
-                    _bwd_row(kind, t, lo, hi, n0, L, gs[t * tstep, lo:hi], grec, spk, vpre, aux,
-                             v0, i0, a0, P, cs, cz, fcs, fcz, nd, code, width, dv, di, da, g_row,
-                             acc, z, vprev)
-            if want_gw:  # the chunk's rows r = t B + b, t1 <= t < t2
-                base = 0 if want_gu else t1 * B
-                c0 = n0 if want_gu else 0
-                _chunk_weight_grad(ptr, idx, val, binary, t1 * B, t2 * B, src, base, c0, L, gwt,
-                                   n0, cnt, pos, crow, cval)
-            t1 -= tchunk
-        for b in range(B):
-            lo = b * n + n0
-            _bwd_store(lo, lo + L, dvs[b], dis[b], das[b], accs[b], gv0, gi0, ga0, gbeta, galpha,
-                       grho, gth, gadp)
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def event_lif_infer(x, xb, grouped, wt, bias, has_bias, T, B, v0, i0, a0, beta, alpha, rho, th,
-                    adp, kind, reset, block, spk, v_out, i_out, a_out, bad):
-    """``event_lif_forward`` without a gradient, straight from the dense input x [T*B, I].
-
-    Inference keeps nothing for a backward, so no spike lists are built: each task compacts
-    the row it is about to use into a local list (``_compact_row``, as ``active_fill``;
-    ``xb`` and ``grouped`` as there) and
-    gathers from it, which saves two passes over the input and its lists. Same sums in the
-    same order, hence the same spikes and states bit for bit. ``bad[task]`` <- 1 where the
-    input holds NaN or inf.
-    """
-    n = wt.shape[1]
-    I = x.shape[1]
-    nb = (n + block - 1) // block
-    cs, cz, one, zero = _coef(reset, wt)
-    for task in prange(nb * B):
-        b, n0, L, lo, hi = _event_task(task, B, block, n)
-        v = v0[lo:hi].copy()
-        i = i0[lo:hi].copy()
-        a = a0[lo:hi].copy()
-        u = np.empty(L, dtype=wt.dtype)
-        idx = np.empty(I + 1, dtype=np.int32)
-        gbuf = np.empty(I // 4 + 1, dtype=np.int32)
-        val = np.empty(I + 1, dtype=x.dtype)
-        pb, pa, pr = beta[n0:n0 + L], alpha[n0:n0 + L], rho[n0:n0 + L]
-        pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
-        for t in range(T):
-            xr = x[t * B + b]
-            c = _compact_row(xr, xb[t * B + b], grouped, idx, gbuf)
-            binary = True
-            for q in range(c):
-                xv = xr[idx[q]]
-                val[q] = xv
-                if xv != 1:
-                    binary = False
-                if not (xv - xv == 0):
-                    bad[task] = 1
-            _gather_row(0, c, idx, val, binary, wt, bias, has_bias, n0, L, u)
-            _fwd_row(kind, False, L, u, v, i, a, pb, pa, pr, pt, pd, cs, cz, one, zero,
-                     spk[t, lo:hi], v, v)
-        v_out[lo:hi] = v
-        i_out[lo:hi] = i
-        a_out[lo:hi] = a

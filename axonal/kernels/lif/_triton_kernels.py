@@ -1,26 +1,27 @@
 """Triton kernels of the LIF family: forward scan and hand-derived backward (BPTT).
 
 This module imports ``triton`` at the top and is itself imported only by
-``axonal.kernels.triton_lif`` on first use, so ``import axonal`` never imports Triton.
+``axonal.kernels.lif.triton`` on first use, so ``import axonal`` never imports Triton.
 
 Layout: time-major ``[T, M]`` with ``M = B * N`` (batch times neurons, C order). One program
 handles ``BLOCK`` consecutive elements of the flattened ``M`` axis and loops over time inside
 the kernel, its state in registers; neuron ``j`` of element ``m`` is ``m % N`` (per-neuron
 constants ``[N]``). Both kernels process the time steps ``[t0, t1)`` of the full arrays and
 read/write the state through in/out buffers, so the same kernel serves a whole sequence in one
-launch and the recurrent forms one step per launch (see ``triton_lif``).
+launch and the recurrent forms one step per launch (see ``lif.triton``).
 
-The arithmetic is the numba kernel's (``_numba_lif``): the same equations in the same order
+The arithmetic is the numba kernel's (``lif._numba``): the same equations in the same order
 and dtype as the reference steps, so forward values agree exactly with the reference scan
 (launched with ``enable_fp_fusion=False`` so that a multiply and an add are never contracted
-into one FMA on the GPU, which would round differently). ``KIND`` (0 LIF, 1 CuBa-LIF,
-2 adaptive), ``RESET`` (0 subtract, 1 zero, 2 none), ``DETACH`` and the surrogate ``CODE``
-(``axonal.surrogate``) are compile-time constants: each configuration compiles its own
-branch-free kernel.
+into one FMA on the GPU, which would round differently). ``FORM`` (``LIFDynamics.form``: 0
+leaky, 1 current-based, 2 adaptive), ``RESET`` (0 subtract, 1 zero, 2 none), ``DETACH`` and the
+surrogate ``CODE`` (its index in ``axonal.surrogate.TABLE``) are compile-time constants: each
+configuration compiles its own branch-free kernel.
 
-Float constants that are not exact in float32 (the surrogate width, pi, sqrt(2 pi)) are read
-from a small tensor in the input's dtype: Triton would otherwise round a Python float literal
-or argument to float32, which changes float64 results.
+The surrogate derivatives are the table's formulas of ``axonal.surrogate``, compiled here with
+their ``ops`` namespace rebound to ``triton.language`` (``with_ops``). Their constants, which
+are not exact in float32, are read from a small tensor in the input's dtype: Triton would
+otherwise round a Python float literal or argument to float32, which changes float64 results.
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ import os
 
 import triton
 import triton.language as tl
+
+from ...surrogate import TABLE, with_ops
 
 try:  # Triton >= 3.3 reads its settings through ``knobs``; older 3.x the environment directly
     from triton import knobs
@@ -50,24 +53,37 @@ except ImportError:  # pragma: no cover - depends on the installed Triton
     LANGUAGE_INTERPRETED = _interpret
 
 
+# the table's formulas for Triton, one name per code (``CODE`` selects one at compile time)
+assert len(TABLE) == 5, "extend _surrogate_grad to the new surrogate"
+_d0, _d1, _d2, _d3, _d4 = (triton.jit(with_ops(cls.formula, tl)) for cls in TABLE)
+
+
 @triton.jit
-def _surrogate_grad(z, w, pi, sqrt2pi, CODE: tl.constexpr):
-    """Surrogate derivative at ``z = v - theta`` (same formulas as ``derivative_by_code``)."""
-    if CODE == 0:  # fast sigmoid
-        q = tl.abs(z) / w
-        g = 1.0 / (2.0 * w * (1.0 + q) * (1.0 + q))
-    elif CODE == 1:  # atan
-        q = pi * z / (2.0 * w)
-        g = 1.0 / (2.0 * w * (1.0 + q * q))
-    elif CODE == 2:  # triangle
-        q = 1.0 - tl.abs(z) / w
-        g = tl.where(q > 0.0, q / w, 0.0 * q)
-    elif CODE == 3:  # gaussian
-        q = z / w
-        g = tl.exp(-0.5 * q * q) / (w * sqrt2pi)
-    else:  # straight-through
-        g = (tl.abs(z) < w).to(z.dtype)
+def _surrogate_grad(z, a, b, one, zero, CODE: tl.constexpr):
+    """Surrogate derivative at ``z = v - theta``: the formula of ``TABLE[CODE]``."""
+    if CODE == 0:
+        g = _d0(z, a, b, one, zero)
+    elif CODE == 1:
+        g = _d1(z, a, b, one, zero)
+    elif CODE == 2:
+        g = _d2(z, a, b, one, zero)
+    elif CODE == 3:
+        g = _d3(z, a, b, one, zero)
+    else:
+        g = _d4(z, a, b, one, zero)
     return g
+
+
+@triton.jit
+def surrogate_kernel(z_ptr, c_ptr, out_ptr, M, CODE: tl.constexpr, BLOCK: tl.constexpr):
+    """out[:M] <- the derivative of ``TABLE[CODE]`` at z[:M] (constants (a, b, 1, 0) at
+    ``c_ptr``): the backward's surrogate on its own, to check it against the torch class."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < M
+    z = tl.load(z_ptr + offs, mask=mask, other=0.0)
+    g = _surrogate_grad(z, tl.load(c_ptr), tl.load(c_ptr + 1), tl.load(c_ptr + 2),
+                        tl.load(c_ptr + 3), CODE)
+    tl.store(out_ptr + offs, g, mask=mask)
 
 
 @triton.jit
@@ -86,7 +102,7 @@ def _after_reset(vp, s, theta, RESET: tl.constexpr):
 def lif_forward_kernel(x_ptr, rec_ptr, v_ptr, i_ptr, a_ptr,
                        beta_ptr, alpha_ptr, rho_ptr, th_ptr, adp_ptr,
                        spk_ptr, vpre_ptr, aux_ptr, t0, t1, M, N,
-                       KIND: tl.constexpr, RESET: tl.constexpr, STORE: tl.constexpr,
+                       FORM: tl.constexpr, RESET: tl.constexpr, STORE: tl.constexpr,
                        HAS_REC: tl.constexpr, BLOCK: tl.constexpr):
     """Steps ``[t0, t1)``: reads x (+ ``rec`` [M] when ``HAS_REC``, single step only), updates
     ``v, i, a`` [M] in place, writes spikes and (``STORE``) v before reset and i_t / a_t."""
@@ -98,10 +114,10 @@ def lif_forward_kernel(x_ptr, rec_ptr, v_ptr, i_ptr, a_ptr,
     v = tl.load(v_ptr + offs, mask=mask, other=0.0)
     beta = tl.load(beta_ptr + nj, mask=mask, other=0.0)
     th = tl.load(th_ptr + nj, mask=mask, other=0.0)
-    if KIND == 1:
+    if FORM == 1:
         i = tl.load(i_ptr + offs, mask=mask, other=0.0)
         alpha = tl.load(alpha_ptr + nj, mask=mask, other=0.0)
-    if KIND == 2:
+    if FORM == 2:
         a = tl.load(a_ptr + offs, mask=mask, other=0.0)
         rho = tl.load(rho_ptr + nj, mask=mask, other=0.0)
         adp = tl.load(adp_ptr + nj, mask=mask, other=0.0)
@@ -110,29 +126,29 @@ def lif_forward_kernel(x_ptr, rec_ptr, v_ptr, i_ptr, a_ptr,
         u = tl.load(x_ptr + row, mask=mask, other=0.0)
         if HAS_REC:
             u = u + tl.load(rec_ptr + offs, mask=mask, other=0.0)
-        if KIND == 1:
+        if FORM == 1:
             i = alpha * i + u
             u = i
         vp = beta * v + u
-        if KIND == 2:
+        if FORM == 2:
             theta = th + adp * a
         else:
             theta = th
         s = (vp - theta >= 0).to(vp.dtype)
         v = _after_reset(vp, s, theta, RESET)
         tl.store(spk_ptr + row, s, mask=mask)
-        if KIND == 2:
+        if FORM == 2:
             a = rho * a + s
         if STORE:
             tl.store(vpre_ptr + row, vp, mask=mask)
-            if KIND == 1:
+            if FORM == 1:
                 tl.store(aux_ptr + row, i, mask=mask)
-            if KIND == 2:
+            if FORM == 2:
                 tl.store(aux_ptr + row, a, mask=mask)
     tl.store(v_ptr + offs, v, mask=mask)
-    if KIND == 1:
+    if FORM == 1:
         tl.store(i_ptr + offs, i, mask=mask)
-    if KIND == 2:
+    if FORM == 2:
         tl.store(a_ptr + offs, a, mask=mask)
 
 
@@ -140,7 +156,7 @@ def lif_forward_kernel(x_ptr, rec_ptr, v_ptr, i_ptr, a_ptr,
 def lif_backward_kernel(gs_ptr, grec_ptr, spk_ptr, vpre_ptr, aux_ptr, v0_ptr, i0_ptr, a0_ptr,
                         beta_ptr, alpha_ptr, rho_ptr, th_ptr, adp_ptr, c_ptr,
                         dv_ptr, di_ptr, da_ptr, acc_ptr, gx_ptr, t0, t1, M, N,
-                        KIND: tl.constexpr, RESET: tl.constexpr, DETACH: tl.constexpr,
+                        FORM: tl.constexpr, RESET: tl.constexpr, DETACH: tl.constexpr,
                         CODE: tl.constexpr, HAS_REC: tl.constexpr, BLOCK: tl.constexpr):
     """Reverse of steps ``[t0, t1)`` (from ``t1 - 1`` down to ``t0``).
 
@@ -157,21 +173,22 @@ def lif_backward_kernel(gs_ptr, grec_ptr, spk_ptr, vpre_ptr, aux_ptr, v0_ptr, i0
     mask = offs < M
     m64 = tl.zeros([BLOCK], dtype=tl.int64) + M
     nj = offs % N
-    w = tl.load(c_ptr)
-    pi = tl.load(c_ptr + 1)
-    sqrt2pi = tl.load(c_ptr + 2)
+    sa = tl.load(c_ptr)  # the surrogate's constants (a, b, 1, 0) in the data's dtype
+    sb = tl.load(c_ptr + 1)
+    one = tl.load(c_ptr + 2)
+    zero = tl.load(c_ptr + 3)
     beta = tl.load(beta_ptr + nj, mask=mask, other=0.0)
     th = tl.load(th_ptr + nj, mask=mask, other=0.0)
     v0 = tl.load(v0_ptr + offs, mask=mask, other=0.0)
     dv = tl.load(dv_ptr + offs, mask=mask, other=0.0)
     g_beta = tl.load(acc_ptr + offs, mask=mask, other=0.0)
     g_th = tl.load(acc_ptr + 3 * m64 + offs, mask=mask, other=0.0)
-    if KIND == 1:
+    if FORM == 1:
         alpha = tl.load(alpha_ptr + nj, mask=mask, other=0.0)
         init = tl.load(i0_ptr + offs, mask=mask, other=0.0)
         di = tl.load(di_ptr + offs, mask=mask, other=0.0)
         g_alpha = tl.load(acc_ptr + m64 + offs, mask=mask, other=0.0)
-    if KIND == 2:
+    if FORM == 2:
         rho = tl.load(rho_ptr + nj, mask=mask, other=0.0)
         adp = tl.load(adp_ptr + nj, mask=mask, other=0.0)
         init = tl.load(a0_ptr + offs, mask=mask, other=0.0)
@@ -182,7 +199,7 @@ def lif_backward_kernel(gs_ptr, grec_ptr, spk_ptr, vpre_ptr, aux_ptr, v0_ptr, i0
     last = t1 - 1
     vp_c = tl.load(vpre_ptr + last * m64 + offs, mask=mask, other=0.0)
     s_c = tl.load(spk_ptr + last * m64 + offs, mask=mask, other=0.0)
-    if KIND > 0:
+    if FORM > 0:
         prev = tl.load(aux_ptr + tl.maximum(last - 1, 0) * m64 + offs, mask=mask, other=0.0)
         aux_c = tl.where(last >= 1, prev, init)
     for k in range(t1 - t0):
@@ -191,10 +208,10 @@ def lif_backward_kernel(gs_ptr, grec_ptr, spk_ptr, vpre_ptr, aux_ptr, v0_ptr, i0
         prow = tl.maximum(t - 1, 0) * m64 + offs
         vp_p = tl.load(vpre_ptr + prow, mask=mask, other=0.0)
         s_p = tl.load(spk_ptr + prow, mask=mask, other=0.0)
-        if KIND > 0:  # i_{t-2} / a_{t-2}: the carried value of step t-1
+        if FORM > 0:  # i_{t-2} / a_{t-2}: the carried value of step t-1
             pp = tl.load(aux_ptr + tl.maximum(t - 2, 0) * m64 + offs, mask=mask, other=0.0)
             aux_p = tl.where(t >= 2, pp, init)
-        if KIND == 2:
+        if FORM == 2:
             theta = th + adp * aux_c
             theta_p = th + adp * aux_p
         else:
@@ -204,7 +221,7 @@ def lif_backward_kernel(gs_ptr, grec_ptr, spk_ptr, vpre_ptr, aux_ptr, v0_ptr, i0
         g_s = tl.load(gs_ptr + row, mask=mask, other=0.0)
         if HAS_REC:
             g_s = g_s + tl.load(grec_ptr + offs, mask=mask, other=0.0)
-        if KIND == 2:  # a_t = rho a_{t-1} + s_t
+        if FORM == 2:  # a_t = rho a_{t-1} + s_t
             g_s = g_s + da
         # v_t = reset(vp, s, theta)
         if RESET == 0:
@@ -220,17 +237,17 @@ def lif_backward_kernel(gs_ptr, grec_ptr, spk_ptr, vpre_ptr, aux_ptr, v0_ptr, i0
         else:
             g_vp = dv
             g_theta = 0.0 * dv
-        g_z = g_s * _surrogate_grad(vp_c - theta, w, pi, sqrt2pi, CODE)
+        g_z = g_s * _surrogate_grad(vp_c - theta, sa, sb, one, zero, CODE)
         g_vp = g_vp + g_z
         g_theta = g_theta - g_z
         g_th += g_theta
-        if KIND == 2:  # theta_t = th + adp a_{t-1}
+        if FORM == 2:  # theta_t = th + adp a_{t-1}
             g_adp += g_theta * aux_c
             g_rho += da * aux_c
             da = rho * da + g_theta * adp
         g_beta += g_vp * vprev
         dv = beta * g_vp
-        if KIND == 1:  # i_t = alpha i_{t-1} + u_t ; vp = beta v + i_t
+        if FORM == 1:  # i_t = alpha i_{t-1} + u_t ; vp = beta v + i_t
             g_u = di + g_vp
             g_alpha += g_u * aux_c
             di = alpha * g_u
@@ -239,15 +256,15 @@ def lif_backward_kernel(gs_ptr, grec_ptr, spk_ptr, vpre_ptr, aux_ptr, v0_ptr, i0
         tl.store(gx_ptr + row, g_u, mask=mask)
         vp_c = vp_p
         s_c = s_p
-        if KIND > 0:
+        if FORM > 0:
             aux_c = aux_p
     tl.store(dv_ptr + offs, dv, mask=mask)
     tl.store(acc_ptr + offs, g_beta, mask=mask)
     tl.store(acc_ptr + 3 * m64 + offs, g_th, mask=mask)
-    if KIND == 1:
+    if FORM == 1:
         tl.store(di_ptr + offs, di, mask=mask)
         tl.store(acc_ptr + m64 + offs, g_alpha, mask=mask)
-    if KIND == 2:
+    if FORM == 2:
         tl.store(da_ptr + offs, da, mask=mask)
         tl.store(acc_ptr + 2 * m64 + offs, g_rho, mask=mask)
         tl.store(acc_ptr + 4 * m64 + offs, g_adp, mask=mask)

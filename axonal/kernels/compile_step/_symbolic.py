@@ -7,7 +7,7 @@ are traced once with sympy symbols in place of numbers: ``math`` is rebound to t
 functions of the same names, so ``math.exp(-1 / tau)`` builds ``exp(-1/tau)``. sympy
 differentiates the traced expressions exactly, ``sympy.cse`` removes repeated subexpressions,
 and the result is printed as scalar Python that numba compiles inside the generated backward
-kernel (``_step_codegen``). No finite differences: the derivatives are those of the user's
+kernel (``_codegen``). No finite differences: the derivatives are those of the user's
 formulas.
 
 Tracing fails, with a message naming the fix, when the step is not an expression of its
@@ -25,7 +25,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.printing.pycode import PythonCodePrinter
 
-from ._step_math import MATH_NAMES, MathNamespace, rebind_math
+from ._math import MATH_NAMES, MathNamespace, rebind_math
 
 __all__ = ["MATH_NAMES", "StepDerivatives", "trace_step"]
 

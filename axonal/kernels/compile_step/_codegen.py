@@ -13,7 +13,7 @@ field, not with ``marshal`` (whose output changes with reference counts).
 Where no cache directory is writable the source is compiled in memory (correct, but the
 compile is paid by every process).
 
-Layout, as the built-in LIF kernels (``_numba_lif``): ``x [T, M]`` with ``M = B * n``, state
+Layout, as the built-in LIF kernels (``axonal.kernels.lif._numba``): ``x [T, M]`` with ``M = B * n``, state
 ``[K, M]``, parameters ``[P, n]``; tasks of up to ``BLOCK`` neurons of one batch row run in
 parallel, each looping over time in compiled code and over its neurons in a contiguous inner
 loop over one-dimensional rows, one row per state variable, so that LLVM can vectorise it.
@@ -26,7 +26,7 @@ float64 in numba). It also checks on the fly that the input is finite (``finite[
 NaN otherwise), which costs far less than a separate ``torch.isfinite`` pass. It stores the
 state before every step (``hist``, in the input dtype) when a gradient is needed; the spikes
 are the output. The backward walks time backwards, recomputes the step from ``hist`` in
-float64, and applies the chain rule with the symbolic partials (``_step_symbolic``) and the
+float64, and applies the chain rule with the symbolic partials (``_symbolic``) and the
 surrogate derivative in place of dH/dh, accumulating per-element parameter gradients in
 float64. The spike gradient ``gs`` may be one row
 ``[1, M]`` when it is the same at every step (a spike-count loss): it is then not
@@ -37,25 +37,26 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import inspect
 import os
 import sys
 import tempfile
 import types
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
-from ._step_math import global_names
+from ... import surrogate
+from ._math import global_names
 
 __all__ = ["BLOCK", "kernel_source", "cache_dir", "cache_key", "cached_source", "load_kernels"]
 
 BLOCK = 256
-_GENERATOR_FILES = ("_step_codegen.py", "_step_symbolic.py", "_step_math.py")
+_GENERATOR_FILES = ("_codegen.py", "_symbolic.py", "_math.py")
 
 
 
-#: the generated kernels' task loop, as in ``_numba_lif``: a task is a block of ``BLOCK``
+#: the generated kernels' task loop, as in ``axonal.kernels.lif._numba``: a task is a block of ``BLOCK``
 #: neurons of one batch row, parallel over tasks
 _TASK_LOOP = (
     "    for task in prange(B * nb):",
@@ -180,9 +181,9 @@ def _backward_source(k: int, p: int, d, code: int) -> str:
 def kernel_source(key: str, k: int, p: int, derivs, code: int) -> str:
     """The module that defines ``forward`` and ``backward`` for one neuron. It expects the
     globals ``_dyn``, ``_rst`` (the user's functions, jitted) and ``_CACHE`` to be set.
-    ``derivs`` is the ``_step_symbolic.StepDerivatives`` of the step."""
+    ``derivs`` is the ``_symbolic.StepDerivatives`` of the step."""
     head = ("import math\n\nimport numpy as np\nfrom numba import njit, prange\n\n"
-            "from axonal.kernels._numba_lif import surrogate_derivative\n\n"
+            "from axonal.kernels._numba_surrogate import surrogate_derivative\n\n"
             f"BLOCK = {BLOCK}\n")
     parts = [head, _forward_source(k, p), _backward_source(k, p, derivs, code)]
     return _header(key) + "\n\n".join(parts) + "\n"
@@ -238,21 +239,20 @@ def _code_bytes(code: types.CodeType) -> bytes:
 
 def cache_key(dynamics, reset, k: int, p: int, code: int) -> str:
     """Hash of everything the generated kernels depend on: the user functions, the shape of
-    the step (K, P, surrogate code), this generator and the tracer (their source files), and
-    the versions of axonal, numba, sympy and Python. Computed without tracing, so a cached
+    the step (K, P, surrogate code), this generator and the tracer (their source files), the
+    surrogate table and its numba form (the generated code's only import from axonal), and the
+    versions of numba, sympy and Python (not axonal's: reading it would import the package
+    from inside its own import, and every source the kernels depend on is hashed anyway). Computed without tracing, so a cached
     neuron needs neither sympy nor a compile."""
-    from importlib.metadata import version
+    import numba  # lazy: this module is imported with compiled.py, before numba is needed
 
-    import numba
-
-    from .. import __version__
-    from ._numba_lif import surrogate_derivative
+    from .. import _numba_surrogate  # lazy: imports numba
 
     h = hashlib.sha256()
     for part in (_fingerprint(dynamics), _fingerprint(reset), f"{k},{p},{code}".encode(),
                  *[(Path(__file__).parent / f).read_bytes() for f in _GENERATOR_FILES],
-                 inspect.getsource(surrogate_derivative.py_func).encode(),
-                 __version__.encode(), numba.__version__.encode(), version("sympy").encode(),
+                 Path(surrogate.__file__).read_bytes(), Path(_numba_surrogate.__file__).read_bytes(),
+                 numba.__version__.encode(), version("sympy").encode(),
                  sys.version.encode()):
         h.update(part)
         h.update(b"\1")
@@ -313,7 +313,7 @@ _LOADED: dict[str, types.ModuleType] = {}
 def load_kernels(key: str, source: str, dynamics, reset) -> tuple[types.ModuleType, str]:
     """The module of ``kernel_source`` with the user's functions bound, from the disk cache
     where possible. Returns (module, where: the file path or "memory")."""
-    from numba import njit
+    from numba import njit  # lazy: only when kernels are loaded
 
     if key in _LOADED:
         mod = _LOADED[key]
