@@ -311,7 +311,7 @@ def test_kernels_are_cached_on_disk_for_the_next_process(tmp_path):
 def test_cache_key_does_not_change_once_the_step_has_run():
     """The key hashes the user's code deterministically (``marshal`` output changes with the
     reference counts of the constants, which numba and the torch loop change)."""
-    from axonal.kernels.compile_step._codegen import cache_key
+    from axonal.kernels.compiled._codegen import cache_key
 
     key = cache_key(math_dynamics, math_reset, 1, 2, 2)
     step = compile_step(math_dynamics, math_reset, state=("v",), params=("w", "tau"),

@@ -15,7 +15,7 @@ Arranged by concept:
   neuron registers itself with ``lif.register_lif_family(ParamsType, form)``.
 - ``event/``: the event-driven Linear concept: spike lists, compaction, the gather, the
   ``EventLinear`` kernels and the fused Linear + LIF-family scans (``event.event_lif_scan``).
-- ``compile_step/``: a user's elementwise step written in Python turned into the same kind of
+- ``compiled/``: a user's elementwise step written in Python turned into the same kind of
   fused scan (``compile_step``, ``CompiledStep``, ``CompiledNeuron``).
 - ``izhikevich``: the Izhikevich neuron's fused scan.
 - ``registry``, ``buffers`` (recycled output buffers), ``_numba_cache`` (numba's disk cache
@@ -49,7 +49,7 @@ register_backend("triton", _triton_requirement)
 
 def __getattr__(name):  # lazy: importing axonal must not compile or import numba
     if name in ("compile_step", "CompiledNeuron", "CompiledStep"):
-        from .compile_step import compiled  # lazy: sympy and numba only when asked for
+        from . import compiled  # lazy: sympy and numba only when asked for
 
         return getattr(compiled, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
