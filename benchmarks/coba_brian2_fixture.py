@@ -1,4 +1,4 @@
-"""Write tests/data/coba_brian2_small.npz: a small COBA-like network simulated by Brian2 2.9.
+"""Write tests/fixtures/coba_brian2_small.npz: a small COBA-like network simulated by Brian2 2.9.
 
 Run in the Brian2 venv (``bash benchmarks/setup_coba.sh brian2``)::
 
@@ -7,7 +7,7 @@ Run in the Brian2 venv (``bash benchmarks/setup_coba.sh brian2``)::
 500 LIF neurons (400 E, 100 I) with p = 0.16 (the COBA in-degree of 80 at an eighth of the
 size), the COBA equations and weights with the 20 mV drive of the Brian2/BrainPy benchmark
 (this small network is silent without it), cython target, Euler, 200 ms at dt = 0.1 ms. The file
-holds Brian2's synapses, initial values and spikes; ``tests/test_reservoir_coba.py`` runs the
+holds Brian2's synapses, initial values and spikes; ``tests/reservoir/test_coba.py`` runs the
 same network in axonal (with the conductance decay Brian2's Euler step implies,
 ``g (1 - dt/tau)``) and requires the same spikes.
 """
@@ -17,7 +17,7 @@ import brian2 as b2
 import numpy as np
 from brian2 import ms, mV
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "coba_brian2_small.npz"
+OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "coba_brian2_small.npz"
 NE, NI, P, T_MS = 400, 100, 0.16, 200.0
 
 b2.prefs.codegen.target = "cython"

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python -m benchmarks.compiled_step [--repeats 9] [--threads 1]``.
 Workload: T=100, B=32, N=512, float32. Two user neurons written as ``compile_step``
-functions: the quadratic integrate-and-fire of tests/test_compile_step.py (three learnable
+functions: the quadratic integrate-and-fire of tests/kernels/compiled/test_scan.py (three learnable
 per-neuron parameters) and a LIF (learnable decay and threshold), which is also run through
 axonal's built-in numba LIF kernel (``LIF(backend="numba")``, the same two parameters
 learnable) as the hand-written yardstick. Inference is a no-grad forward; training is

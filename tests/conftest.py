@@ -5,7 +5,7 @@ import torch
 
 # Without a GPU, Triton can only run in its CPU interpreter, and it decides that when it is
 # first imported: set it before any test (or torch itself) imports triton, so that
-# tests/test_triton_lif.py runs wherever it lands in the session. A GPU session is untouched.
+# tests/kernels/lif/test_triton.py runs wherever it lands in the session. A GPU session is untouched.
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 

@@ -11,7 +11,7 @@ Arranged by concept:
 - ``lif/``: the LIF family's kernels (leaky, non-leaky, current-based, adaptive, and the
   recurrent form): autograd wrappers and input preparation (``lif.scan``), numba kernels
   (``lif._numba``), Triton kernels and their wrappers (``lif.triton``, ``lif._triton_kernels``),
-  with hand-derived backward passes, equal to the reference step (tests/test_kernels.py). A
+  with hand-derived backward passes, equal to the reference step (tests/kernels/lif/test_scan.py). A
   neuron registers itself with ``lif.register_lif_family(ParamsType, form)``.
 - ``event/``: the event-driven Linear concept: spike lists, compaction, the gather, the
   ``EventLinear`` kernels and the fused Linear + LIF-family scans (``event.event_lif_scan``).

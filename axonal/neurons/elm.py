@@ -29,7 +29,7 @@ neighbouring inputs), ``routing="random"`` draws each synapse's input at random.
 
 With the paper's NeuronIO configuration (1278 inputs, 45 branches x 100 synapses, 2 outputs)
 the trainable parameter counts are 4,601 / 5,852 / 8,002 / 19,252 / 54,002 for d_m = 1 / 10 /
-20 / 50 / 100 (the authors' README; ``tests/test_elm.py`` checks them).
+20 / 50 / 100 (the authors' README; ``tests/neurons/test_elm.py`` checks them).
 """
 from __future__ import annotations
 

@@ -115,7 +115,7 @@ def leaky_sum(x: torch.Tensor, decay: float | torch.Tensor, v0: torch.Tensor | N
     ``L`` steps ``a = M x + decay^(k+1) a_carry`` with the causal ``M[t, s] = decay^(t-s)``, one
     matmul per block. Wide inputs step the recurrence (faster there, see ``_LOOP_WIDTH``).
     Differentiable in ``x`` and in ``decay`` (a scalar tensor); the two forms are equal up to
-    float rounding (tests/test_readout.py, tests/test_learning_rules.py).
+    float rounding (tests/neurons/test_readout.py, tests/learning/test_rules.py).
     """
     t_len = x.shape[0]
     if t_len == 0:

@@ -42,7 +42,7 @@ astrocyte ``A_{t+1} = A_t + (w_a (sum s_liquid - sum s_input) + b_a - A_t) / tau
 Spike timing for STDP is the somatic spike step (delays do not enter the rule).
 
 The neuron update is the library's ``refractory_lif_step`` / ``conductance_lif_step``
-(``tests/test_reservoir_engine.py`` checks the engine against those modules); the numba kernel
+(``tests/reservoir/test_engine.py`` checks the engine against those modules); the numba kernel
 is :mod:`axonal.reservoir.kernel`; the dense reference with the same definition, independent of
 the kernel, is :func:`axonal.reservoir.reference.reference_run`.
 """

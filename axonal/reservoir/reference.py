@@ -10,7 +10,7 @@ It stays as the engine's test reference because it is independent of the kernel:
 matrices instead of CSR rows and a ring buffer, and the plasticity is the library's dense
 ``axonal.learning.STDP.step`` / ``apply`` on the weight matrix (masked to the synapses), not a
 re-implementation. The membrane is written out for any mix of current and conductance
-channels; ``tests/test_reservoir_engine.py`` also checks the engine against the library's
+channels; ``tests/reservoir/test_engine.py`` also checks the engine against the library's
 neuron modules (``RefractoryLIF``, ``ConductanceLIF``) where their inputs can be formed.
 """
 from __future__ import annotations

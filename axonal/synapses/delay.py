@@ -38,7 +38,7 @@ Round trip (training form -> evaluation form). At integer positions the Gaussian
 from the integer shift only by the weight its tails leave on the neighbouring taps: per
 synapse at most ``|w| * 2 exp(-1 / (2 sigma^2))`` (``< 1.6e-4 |w|`` at the paper's final
 ``sigma = 0.23``); ``integer_delays()`` returns the positions exactly, and ``set_delays`` of
-integer delays followed by ``integer_delays()`` gives them back unchanged (tests/test_delays.py).
+integer delays followed by ``integer_delays()`` gives them back unchanged (tests/synapses/test_delay.py).
 Off the integers the evaluation form rounds the positions; what that costs in accuracy is
 measured by ``experiments/delays_timing_task.py`` (the paper: "accuracy is always reported with
 integer delays").

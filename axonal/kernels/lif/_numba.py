@@ -27,7 +27,7 @@ in parallel (``prange``).
 
 The per-neuron update is the same arithmetic, in the same order and the same dtype, as
 ``lif_step`` / ``current_based_lif_step`` / ``adaptive_lif_step`` with ``apply_reset``, so
-spikes and states agree exactly with the reference scan (tests/test_kernels.py).
+spikes and states agree exactly with the reference scan (tests/kernels/lif/test_scan.py).
 
 What the forward stores for the backward (only when a gradient is needed):
 - ``vpre[t]``: the membrane before reset (one value per neuron-step);

@@ -30,14 +30,14 @@ Gradients accumulate in the input's dtype (float32 stays float32 on the GPU, whe
 is slow); the numba kernels accumulate in float64.
 
 What was verified, and what was not: every kernel was run and checked in Triton's CPU
-interpreter (``TRITON_INTERPRET=1``, tests/test_triton_lif.py): spikes and states equal the
+interpreter (``TRITON_INTERPRET=1``, tests/kernels/lif/test_triton.py): spikes and states equal the
 reference scan, gradients (input, initial state, learnable constants, recurrent weight) agree
 with autograd through the reference in float32 and float64, for every kind, reset mode,
 ``detach_reset`` and built-in surrogate. The interpreter executes the kernels' Python with
 numpy, so it does not check that they compile for a real GPU, nor the GPU's float32 rounding
 (exact equality relies on ``enable_fp_fusion=False``; ``tl.exp`` of the Gaussian surrogate may
 use a faster, less exact exponential there), nor their speed. On a CUDA machine with Triton
-installed: ``pytest -q tests/test_triton_lif.py`` (it then also runs the CUDA checks) and
+installed: ``pytest -q tests/kernels/lif/test_triton.py`` (it then also runs the CUDA checks) and
 ``python benchmarks/triton_lif.py``.
 """
 from __future__ import annotations

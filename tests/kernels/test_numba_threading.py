@@ -22,7 +22,7 @@ def _layer(env_extra):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
     env.update(env_extra)
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[1], env=env)
+                         cwd=Path(__file__).resolve().parents[2], env=env)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip().splitlines()[-1]
 

@@ -274,9 +274,17 @@ def test_nan_input_is_refused():
 
 _CACHE_CHECK = """
 import sys, torch
-sys.path.insert(0, {tests!r})
-from test_compile_step import no_param_dynamics, no_param_reset
 from axonal.kernels import CompiledNeuron, compile_step
+
+def no_param_dynamics(x, v):
+    v = 0.5 * v + x
+    return v - 1.0, v
+
+
+def no_param_reset(s, v):
+    return (v * (1 - s),)
+
+
 step = compile_step(no_param_dynamics, no_param_reset, state=("v",))
 x = torch.rand(6, 2, 3, requires_grad=True)
 s, (v,) = CompiledNeuron(step, 3)(x)
@@ -298,7 +306,7 @@ def no_param_reset(s, v):
 
 
 def test_kernels_are_cached_on_disk_for_the_next_process(tmp_path):
-    code = _CACHE_CHECK.format(tests=str(Path(__file__).parent))
+    code = _CACHE_CHECK
     env = dict(os.environ, AXONAL_CACHE_DIR=str(tmp_path))
     runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                            text=True, check=True).stdout.split() for _ in range(2)]

@@ -84,7 +84,7 @@ def test_same_spikes_as_brian2_on_the_same_network():
     from axonal.neurons import ConductanceLIFParams
     from axonal.reservoir import Connectivity, SparseNetwork
 
-    d = np.load(Path(__file__).parent / "data" / "coba_brian2_small.npz")
+    d = np.load(Path(__file__).resolve().parents[1] / "fixtures" / "coba_brian2_small.npz")
     ne, n = int(d["n_exc"]), int(d["n_exc"] + d["n_inh"])
     pre, post = d["pre"].astype(int), d["post"].astype(int)
     exc = pre < ne
