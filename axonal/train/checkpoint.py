@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -184,11 +185,33 @@ def save_checkpoint(folder: str | Path, name: str, *, model: torch.nn.Module, op
     return json_path
 
 
-def _previous_weights(json_path: Path) -> str | None:
+_WEIGHTS_NAME = re.compile(r"^[A-Za-z0-9_.-]+-e\d{5}-[0-9a-f]{8}\.safetensors$")
+
+
+def _weights_file(folder: Path, name) -> Path | None:
+    """The weights file that a checkpoint JSON names, or ``None`` when the name is not one this
+    module writes: a checkpoint JSON is untrusted input, and the file it names is read, hashed
+    and later deleted, so only a plain file name of ``_weights_name``'s form directly inside
+    ``folder`` is accepted (no separator, no ``..``, no absolute path, no link out)."""
+    if not isinstance(name, str) or not _WEIGHTS_NAME.match(name):
+        return None
+    path = folder / name
     try:
-        return json.loads(json_path.read_text()).get("weights")
+        if path.resolve().parent != folder.resolve():
+            return None
+    except OSError:
+        return None
+    return path
+
+
+def _previous_weights(json_path: Path) -> str | None:
+    """The weights file the existing JSON points to, when it is one of ours (else ``None``, so
+    that a crafted JSON can never make a save delete a file outside the checkpoint folder)."""
+    try:
+        name = json.loads(json_path.read_text()).get("weights")
     except (OSError, ValueError, AttributeError):
         return None
+    return name if _weights_file(json_path.parent, name) is not None else None
 
 
 def checkpoint_exists(folder: str | Path, name: str) -> bool:
@@ -216,7 +239,11 @@ def load_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"checkpoint file {path} is corrupt or truncated ({type(exc).__name__}: {exc}); {fix}") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT or "weights" not in record:
         raise CheckpointError(f"{path} is not an axonal checkpoint (expected format {FORMAT!r}); {fix}")
-    weights = path.parent / record["weights"]
+    weights = _weights_file(path.parent, record["weights"])
+    if weights is None:
+        raise CheckpointError(f"{path} names weights {record['weights']!r}, which is not a weights file of "
+                              f"this checkpoint folder (a plain '<name>-e<epoch>-<hex>.safetensors' beside "
+                              f"{path.name}); refusing to read it; {fix}")
     if not weights.is_file():
         raise CheckpointError(f"checkpoint weights {weights} (named in {path.name}) are missing; {fix}")
     if _sha256(weights) != record.get("sha256"):
