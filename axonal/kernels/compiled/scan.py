@@ -33,7 +33,10 @@ How it runs (``_symbolic``, ``_codegen``):
   autograd through a plain torch loop of the same model.
 - the generated source is written to a cache directory (``$AXONAL_CACHE_DIR``, default
   ``~/.cache/axonal``) under a hash of everything it depends on and compiled with numba's
-  ``cache=True``: the first use of a neuron compiles (seconds), later processes load it.
+  ``cache=True``: the first use of a neuron compiles (seconds), later processes load it. The
+  file is code that gets executed, so it is used only when the SHA-256 in its first line matches
+  the rest of it exactly (a damaged or edited file is regenerated) and neither it nor its folder
+  is writable by other users (otherwise the kernels are compiled in memory).
 
 There is no autograd fallback: every function the contract allows has a sympy derivative,
 so a step that sympy cannot trace is outside the contract and is reported as an error. The
