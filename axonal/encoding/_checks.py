@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from ..neurons.base import all_finite
+from ..functional import all_finite
 
 
 def check_signal(x, who: str, min_ndim: int, layout: str) -> torch.Tensor:

@@ -104,20 +104,6 @@ class NeuronParams:
 
 
 # ----------------------------------------------------------------------------- validation
-def check_positive(name: str, value: Any) -> None:
-    """Raise if a constant that must be > 0 (time constant, threshold, dt) is not."""
-    if isinstance(value, torch.Tensor):
-        if value.requires_grad or value.device.type != "cpu":
-            return  # learnable or on an accelerator: checked once at construction instead
-        if not torch.isfinite(value).all() or (value <= 0).any():
-            raise ValueError(f"{name} must be positive and finite everywhere; got {value}")
-        return
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be positive and finite, got {value}")
-
-
 def check_reset(reset: str) -> None:
     if reset not in RESET_MODES:
         raise ValueError(f"unknown reset mode {reset!r}; choose one of {list(RESET_MODES)}")
@@ -276,13 +262,3 @@ class NeuronModule(Temporal):
                 v = getattr(self._fixed, f.name)
                 parts.append(f"{f.name}={getattr(v, 'name', v)}")
         return ", ".join(parts)
-
-
-def validate_params(params: Any, positive: Sequence[str]) -> None:
-    """Shared ``__post_init__`` body: positive constants, reset mode, surrogate by name."""
-    for name in positive:
-        check_positive(f"{type(params).__name__}.{name}", getattr(params, name))
-    if hasattr(params, "reset"):
-        check_reset(params.reset)
-    if hasattr(params, "surrogate") and not isinstance(params.surrogate, Surrogate):
-        object.__setattr__(params, "surrogate", get_surrogate(params.surrogate))

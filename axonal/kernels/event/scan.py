@@ -16,9 +16,9 @@ import torch
 from .._backends import numba_available
 from ..buffers import empty as _buffer
 from ..lif.scan import (FAMILY, LEAKY, Grads, KernelConfig, LIFDynamics, ParamArrays, Saved,
-                        StateArrays, Unsupported, check_dynamics, kernel_config, neuron_tensors,
+                        StateArrays, check_dynamics, kernel_config, neuron_tensors,
                         new_state, scan_config)
-from ..registry import find_form
+from ..registry import KernelUnavailable, find_form
 
 __all__ = ["sampled_density", "spike_lists", "event_lif_scan", "event_lif_form", "l2_chunk",
            "SpikeLists", "LinearArrays"]
@@ -208,15 +208,15 @@ def event_lif_scan(dyn: LIFDynamics, x: torch.Tensor, weight: torch.Tensor, bias
     """
     check_dynamics(dyn, x)
     if dyn.input_gain is not None:  # it would scale W and b: not the unfused layers' rounding
-        raise Unsupported("the fused Linear kernel takes no input gain (parametric LIF); the "
+        raise KernelUnavailable("the fused Linear kernel takes no input gain (parametric LIF); the "
                           "Linear layer and the neuron's kernel run one after the other")
     if x.ndim != 3 or x.numel() == 0:
-        raise Unsupported("the fused Linear kernel needs a non-empty input [T, B, in]")
+        raise KernelUnavailable("the fused Linear kernel needs a non-empty input [T, B, in]")
     dtype = x.dtype
     if weight.dtype != dtype or (bias is not None and bias.dtype != dtype):
-        raise Unsupported(f"weight/bias dtype differ from the input ({dtype})")
+        raise KernelUnavailable(f"weight/bias dtype differ from the input ({dtype})")
     if weight.device.type != "cpu":
-        raise Unsupported(f"the weight is on {weight.device}, not the CPU")
+        raise KernelUnavailable(f"the weight is on {weight.device}, not the CPU")
     T, B, _ = x.shape
     n = weight.shape[0]
     m = B * n

@@ -7,8 +7,8 @@ with ``form(params) -> LIFDynamics``; this registers its numba and Triton kernel
 fused event-driven Linear kernel (``axonal.kernels.event``) serve it. Importing this package
 imports neither numba nor Triton.
 """
-from .scan import (ADAPTIVE, CURRENT_BASED, LEAKY, LIFDynamics, Unsupported, lif_family_scan,
+from .scan import (ADAPTIVE, CURRENT_BASED, LEAKY, LIFDynamics, lif_family_scan,
                    lif_kernel, register_lif_family)
 
 __all__ = ["LIFDynamics", "LEAKY", "CURRENT_BASED", "ADAPTIVE", "register_lif_family",
-           "lif_family_scan", "lif_kernel", "Unsupported"]
+           "lif_family_scan", "lif_kernel"]

@@ -34,10 +34,7 @@ from .bundles import (ADAPTIVE, CURRENT_BASED, FAMILY, LEAKY, RESETS, Grads,  # 
                       _EXTRA_STATE, kernel_config)
 
 __all__ = ["LIFDynamics", "LEAKY", "CURRENT_BASED", "ADAPTIVE", "register_lif_family",
-           "lif_family_scan", "lif_kernel", "Unsupported"]
-
-#: the kernels' one failure (``axonal.kernels.registry``); the old name stays for readers
-Unsupported = KernelUnavailable
+           "lif_family_scan", "lif_kernel"]
 
 
 def _np(t: torch.Tensor):
@@ -145,15 +142,15 @@ def _per_neuron(value, shape, x, name):
     n = math.prod(shape)
     if isinstance(value, torch.Tensor):
         if value.device != x.device:
-            raise Unsupported(f"parameter {name} is on {value.device}, the input on {x.device}")
+            raise KernelUnavailable(f"parameter {name} is on {value.device}, the input on {x.device}")
         if not value.is_floating_point():
-            raise Unsupported(f"parameter {name} has dtype {value.dtype}")
+            raise KernelUnavailable(f"parameter {name} has dtype {value.dtype}")
         if value.ndim > 0 and torch.promote_types(value.dtype, x.dtype) != x.dtype:
-            raise Unsupported(f"parameter {name} ({value.dtype}) would promote the input ({x.dtype})")
+            raise KernelUnavailable(f"parameter {name} ({value.dtype}) would promote the input ({x.dtype})")
         try:
             value = torch.broadcast_to(value, shape)
         except RuntimeError:
-            raise Unsupported(
+            raise KernelUnavailable(
                 f"parameter {name} of shape {tuple(value.shape)} does not broadcast to the "
                 f"neuron shape {tuple(shape)}") from None
         return value.to(x.dtype).reshape(n).contiguous()
@@ -162,7 +159,7 @@ def _per_neuron(value, shape, x, name):
 
 def _flat_state(t: torch.Tensor, x, m: int, name: str) -> torch.Tensor:
     if t.dtype != x.dtype or t.device != x.device:
-        raise Unsupported(f"state {name} is {t.dtype} on {t.device}; the input is {x.dtype} "
+        raise KernelUnavailable(f"state {name} is {t.dtype} on {t.device}; the input is {x.dtype} "
                           f"on {x.device}")
     return t.reshape(m).contiguous()
 
@@ -192,12 +189,12 @@ def check_dynamics(dyn: LIFDynamics, x: torch.Tensor) -> None:
     """What every LIF-family kernel needs of the bundle and the input."""
     code = getattr(dyn.surrogate, "code", -1)
     if not isinstance(code, int) or code < 0:
-        raise Unsupported(f"surrogate {type(dyn.surrogate).__name__} has no kernel code (its "
+        raise KernelUnavailable(f"surrogate {type(dyn.surrogate).__name__} has no kernel code (its "
                           "formula is not in axonal.surrogate.TABLE)")
     if dyn.reset not in RESETS:
-        raise Unsupported(f"reset {dyn.reset!r} has no kernel; choose one of {list(RESETS)}")
+        raise KernelUnavailable(f"reset {dyn.reset!r} has no kernel; choose one of {list(RESETS)}")
     if x.dtype not in (torch.float32, torch.float64):
-        raise Unsupported(f"the input dtype is {x.dtype}; the kernels support float32 and "
+        raise KernelUnavailable(f"the input dtype is {x.dtype}; the kernels support float32 and "
                           "float64 (convert with x.float())")
 
 
@@ -227,7 +224,7 @@ def lif_family_scan(dyn: LIFDynamics, x: torch.Tensor, state, weight=None, funct
     recurrent = weight is not None
     check_dynamics(dyn, x)
     if x.ndim < 2 or x.shape[0] == 0 or x.numel() == 0:
-        raise Unsupported("empty input")
+        raise KernelUnavailable("empty input")
     T, B = x.shape[:2]
     shape = tuple(x.shape[2:])
     n = math.prod(shape)
@@ -248,12 +245,12 @@ def lif_family_scan(dyn: LIFDynamics, x: torch.Tensor, state, weight=None, funct
     cfg = scan_config(dyn, n, store)
     if recurrent:
         if tuple(weight.shape) != (n, n):
-            raise Unsupported("recurrent kernel needs a weight of shape [N, N]")
+            raise KernelUnavailable("recurrent kernel needs a weight of shape [N, N]")
         if weight.device != x.device or weight.dtype != x.dtype:
-            raise Unsupported(f"recurrent weight is {weight.dtype} on {weight.device}; the input "
+            raise KernelUnavailable(f"recurrent weight is {weight.dtype} on {weight.device}; the input "
                               f"is {x.dtype} on {x.device}")
         if state.spikes.dtype != x.dtype or state.spikes.device != x.device:
-            raise Unsupported("state spikes dtype or device differ from the input")
+            raise KernelUnavailable("state spikes dtype or device differ from the input")
         rec0 = F.linear(state.spikes.reshape(B, n), weight).reshape(m)
         spk, v, i, a = recurrent_fn.apply(cfg, xf, rec0, weight, *s0, *p)
     else:
