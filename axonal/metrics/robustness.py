@@ -327,7 +327,7 @@ def _sda_one(model, x1, y1, k_init, max_iter, batch_limit, max_l0, batch_dim):
             score = torch.rand(n_bits, dtype=torch.float64, device=x1.device) * free  # vanished gradient
         k = min(n * k_init, int((score > 0).sum()))
         idx = torch.topk(score, k).indices
-        base_loss = float(loss)
+        base_loss = float(loss.detach())
         fds = []
         with torch.no_grad():
             for start in range(0, k, batch_limit):
