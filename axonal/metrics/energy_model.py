@@ -171,15 +171,27 @@ def _pj(j: float) -> str:
     return f"{j / 1e-12:,.1f}"
 
 
-def _state_elements(state) -> int:
-    """Number of tensor elements in a (nested) state."""
+def _state_tensors(state) -> list[torch.Tensor]:
+    """The tensors of a (nested) state."""
     if isinstance(state, torch.Tensor):
-        return state.numel()
+        return [state]
     if isinstance(state, (tuple, list)):
-        return sum(_state_elements(s) for s in state)
+        return [t for s in state for t in _state_tensors(s)]
     if isinstance(state, dict):
-        return sum(_state_elements(s) for s in state.values())
-    return 0
+        return [t for s in state.values() for t in _state_tensors(s)]
+    return []
+
+
+def _state_elements(state) -> tuple[int, int]:
+    """(multi-bit, binary) tensor elements of a state: a stored spike vector (``Recurrent``'s
+    last spikes) takes one bit per element, like spikes elsewhere."""
+    multi = binary = 0
+    for t in _state_tensors(state):
+        if bool(_count_and_binary(t)[1]):
+            binary += t.numel()
+        else:
+            multi += t.numel()
+    return multi, binary
 
 
 def _weight_count(module: nn.Module) -> int:
@@ -257,7 +269,8 @@ class EnergyRecorder:
             self.layers[key] = {"name": label, "kind": type(mod).__name__, "role": role, "acs": 0.0, "macs": 0.0,
                                 "dense_macs": 0.0, "weights": 0, "weight_reads": 0.0, "weight_steps": 0.0,
                                 "input_elements": 0.0, "input_binary_elements": 0.0, "output_elements": 0.0,
-                                "state_elements": 0.0, "neuron_steps": 0.0, "state_vars": 0.0,
+                                "state_elements": 0.0, "state_binary_elements": 0.0, "neuron_steps": 0.0,
+                                "state_vars": 0.0,
                                 "binary": True}
             self._order.append(key)
         return self.layers[key]
@@ -341,6 +354,8 @@ class EnergyRecorder:
         n_state = (2 if isinstance(mod, nn.LSTM) else 1) * h * dirs * mod.num_layers
         e["state_elements"] += float(t * b * n_state)
         e["state_vars"] = 2 if isinstance(mod, nn.LSTM) else 1
+        if self._depth["temporal"] > 0:
+            self._rnn_inside_temporal = True  # the Temporal wrapper's state is this RNN's: not twice
         e["neuron_steps"] += float(t * b * h * dirs * mod.num_layers)
 
     def _temporal_post(self, label, mod, args, kwargs, output):
@@ -348,15 +363,19 @@ class EnergyRecorder:
         if not (isinstance(output, tuple) and len(output) == 2) or x is None or x.ndim < 2:
             return
         out, state = output
+        if getattr(self, "_rnn_inside_temporal", False):
+            self._rnn_inside_temporal = False
+            return
         if not isinstance(out, torch.Tensor):
             return
         e = self._entry(label, mod, "neurons")
         t = x.shape[0]
-        per_step = _state_elements(state)  # final state = one step's worth, [B, ...] per variable
-        e["state_elements"] += float(per_step * t)
+        multi, binary = _state_elements(state)  # final state = one step's worth, [B, ...] per variable
+        e["state_elements"] += float(multi * t)
+        e["state_binary_elements"] += float(binary * t)
         neurons = out[0].numel() if out.ndim >= 2 else out.numel()
         e["neuron_steps"] += float(neurons * t)
-        e["state_vars"] = per_step / neurons if neurons else 0.0
+        e["state_vars"] = multi / neurons if neurons else 0.0
         e["output_elements"] += float(out.numel())
 
     # ------------------------------------------------------------------ result
@@ -398,8 +417,9 @@ class EnergyRecorder:
                 le.input_binary = c["binary"]
                 le.compute_j = le.acs * e_add + le.macs * e_mac
             # neuron state (Temporal layers, and the hidden/cell state of RNN cells)
-            if c["state_elements"]:
-                le.state_bits_moved = 2 * c["state_elements"] * sb / n  # read + write every step
+            if c["state_elements"] or c["state_binary_elements"]:
+                # read + write every step; stored spikes at one bit
+                le.state_bits_moved = 2 * (c["state_elements"] * sb + c["state_binary_elements"]) / n
                 le.neuron_updates = c["neuron_steps"] / n
                 # one MAC per state variable (decay and add) and one compare per neuron and step
                 le.compute_j += le.neuron_updates * (c["state_vars"] * e_mac + e_add)
