@@ -163,18 +163,19 @@ def _plots(out: Path, name: str, report, energy, curve) -> list[Path]:
     files.append(_save(fig, out / "firing_rate.png"))
 
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    names = [l.name.replace("net.layers.", "") for l in energy.layers]
-    parts = [("compute", [l.compute_j for l in energy.layers], "tab:green"),
-             ("weights", [l.weight_memory_j for l in energy.layers], "tab:red"),
-             ("state", [l.state_memory_j for l in energy.layers], "tab:orange"),
-             ("activity", [l.activation_memory_j for l in energy.layers], "tab:purple")]
+    shown = [l for l in energy.layers if l.total_j > 0]
+    names = [f"{l.name.replace('net.layers.', '')} {l.kind}" for l in shown]
+    parts = [("compute", [l.compute_j for l in shown], "tab:green"),
+             ("weights", [l.weight_memory_j for l in shown], "tab:red"),
+             ("state", [l.state_memory_j for l in shown], "tab:orange"),
+             ("activity", [l.activation_memory_j for l in shown], "tab:purple")]
     bottom = [0.0] * len(names)
     for label, vals, color in parts:
-        vals_pj = [v * 1e12 for v in vals]
-        ax.bar(range(len(names)), vals_pj, bottom=bottom, label=label, color=color)
-        bottom = [b + v for b, v in zip(bottom, vals_pj)]
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
-    ax.set_ylabel("pJ / sample (estimated)")
+        vals_nj = [v * 1e9 for v in vals]
+        ax.bar(range(len(names)), vals_nj, bottom=bottom, label=label, color=color)
+        bottom = [b + v for b, v in zip(bottom, vals_nj)]
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=7)
+    ax.set_ylabel("nJ / sample (estimated)")
     ax.set_title(f"{name}: energy per layer, {energy.table} "
                  f"(memory {100 * energy.memory_share:.0f} %)", fontsize=9)
     ax.legend(fontsize=7)
