@@ -132,6 +132,13 @@ def energy_rows(model, x, static=False) -> dict:
             t = b.totals()
             out[f"{table}/{reuse}"] = {k: t[k] for k in ("total_j", "compute_j", "memory_j", "weight_memory_j",
                                                         "state_memory_j", "activation_memory_j", "memory_share")}
+    # sensitivity: memory size, and an int8 deployment of the same network (weights, state, activations)
+    for label, kw in (("horowitz_45nm/none/sram8KB", {"sram": "8KB"}), ("horowitz_45nm/none/sram1MB", {"sram": "1MB"}),
+                      ("horowitz_45nm/none/int8", {"precision": "int8"}), ("jouppi_7nm/none/int8", {"precision": "int8",
+                                                                                                 "table": "jouppi_7nm"})):
+        kw = {"table": "horowitz_45nm", **kw}
+        t = energy_breakdown(model, x, static=static, **kw).totals()
+        out[label] = {k: t[k] for k in ("total_j", "compute_j", "memory_j", "memory_share")}
     with torch.no_grad(), SpikeMonitor(model) as mon:
         model(x)
     rep = mon.report()
@@ -144,9 +151,16 @@ def energy_rows(model, x, static=False) -> dict:
 
 
 # ----------------------------------------------------------------------------- 2. dynamic confidence
-def dynamic_confidence(model, val, test, energy_j: float) -> dict:
+def dynamic_confidence(model, val, test, energy_j: float, train=None) -> dict:
     rv, rt = running_scores(model, val[0]), running_scores(model, test[0])
     c = calibrate_threshold(rv, val[1], max_drop=0.01)
+    extra = {}
+    if train is not None:  # a second calibration on train + validation (more samples, but seen in training)
+        rtr = torch.cat([running_scores(model, train[0]), rv], 1)
+        c2 = calibrate_threshold(rtr, torch.cat([train[1], val[1]]), max_drop=0.01)
+        r2 = early_exit(rt, c2)
+        extra = {"train_val_calibrated": {"threshold": c2, "exit_accuracy": r2.accuracy(test[1]),
+                                          "mean_steps": r2.mean_steps, "latency_reduction": r2.latency_reduction}}
     res = early_exit(rt, c)
     full = float((rt[-1].argmax(-1) == test[1]).float().mean())
     oracle = oracle_exit(rt, test[1])
@@ -155,7 +169,10 @@ def dynamic_confidence(model, val, test, energy_j: float) -> dict:
             "steps": rt.shape[0], "latency_reduction": res.latency_reduction,
             "energy_full_j": energy_j, "energy_exit_j": energy_j * res.mean_steps / rt.shape[0],
             "oracle": {"accuracy": oracle.accuracy(test[1]), "mean_steps": oracle.mean_steps},
-            "curve": latency_curve(rt, test[1], energy_per_sample=energy_j)}
+            "val_samples": len(val[1]), **extra,
+            "curve": latency_curve(rt, test[1], energy_per_sample=energy_j,
+                                   thresholds=[0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995,
+                                               0.999])}
 
 
 # ----------------------------------------------------------------------------- 3. attacks
@@ -250,7 +267,7 @@ def main():
             result["energy"]["basicmotions_lstm"] = {key: energy_rows(lstm, test[0])}
             result["accuracy"]["basicmotions_lstm"] = {key: accuracy(lstm, *test)}
         result["dynamic_confidence"].setdefault("basicmotions_snn", {})[key] = dynamic_confidence(
-            bm, val, test, e_bm["horowitz_45nm/none"]["total_j"])
+            bm, val, test, e_bm["horowitz_45nm/none"]["total_j"], train=stack_split(trainer.splits.train))
         result["attacks"].setdefault("basicmotions_snn", {})[key] = attacks(
             bm, test[0], test[1], [0.05, 0.1, 0.2, 0.5], clamp=None, seed=seed)
         # --- digits (binary frames)
@@ -262,7 +279,7 @@ def main():
             e = energy_rows(model, xt)
             result["energy"].setdefault(name, {})[key] = e
             result["dynamic_confidence"].setdefault(name, {})[key] = dynamic_confidence(
-                model, data["val"], data["test"], e["horowitz_45nm/none"]["total_j"])
+                model, data["val"], data["test"], e["horowitz_45nm/none"]["total_j"], train=data["train"])
             n_att = 120 if args.quick else 240
             if kind == "mlp":
                 result["attacks"].setdefault(name, {})[key] = attacks(

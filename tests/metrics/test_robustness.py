@@ -173,3 +173,21 @@ def test_sda_rejects_non_binary_input_and_margin_loss_is_zero_once_fooled():
         sda(_vote_model(), torch.full((1, 1, 4), 0.5, dtype=torch.float64), torch.tensor([0]))
     scores = torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 1.0]])
     assert margin_loss(scores, torch.tensor([0, 0])).tolist() == [1.0, 0.0]
+
+
+def test_pdsg_inside_a_recurrent_layer_restarts_its_statistics_every_call():
+    from axonal.neurons import Recurrent
+
+    torch.manual_seed(0)
+    net = Sequential(nn.Linear(4, 6), Recurrent(LIF(6)), nn.Linear(6, 3))
+    fn = lambda x: net(x)[0].mean(0)  # noqa: E731
+    x = torch.rand(6, 5, 4) * 2
+    y = torch.tensor([0, 1, 2, 0, 1])
+    with with_surrogate(net, "pdsg"):
+        sg = net.layers[1].neuron._fixed.surrogate
+        assert isinstance(sg, PotentialDependentSurrogate)
+        g1 = _input_grad(fn, x, y)
+        assert sg._stats["n"] == 6 * 5          # one call: 6 steps x 5 samples per neuron
+        g2 = _input_grad(fn, x, y)
+    assert torch.equal(g1, g2) and g1.abs().sum() > 0
+    assert isinstance(net.layers[1].neuron._fixed.surrogate, ATan)
