@@ -227,6 +227,7 @@ class EnergyRecorder:
 
     def __enter__(self) -> "EnergyRecorder":
         root = type(self.model).__name__
+        self._temporal_model = any(isinstance(m, (Temporal,) + _RNN) for m in self.model.modules())
         self._handles.append(self.model.register_forward_pre_hook(self._root_pre, with_kwargs=True))
         try:
             for name, m in self.model.named_modules():
@@ -285,6 +286,10 @@ class EnergyRecorder:
             return
         if x.ndim < 2:
             return
+        if x.ndim == 2 and not self._temporal_model:
+            raise ValueError(f"energy_breakdown: the input has shape {tuple(x.shape)} and the model has no temporal "
+                             "layer; for a static [B, features] input pass static=True, for a sequence pass "
+                             "time-major [T, B, features]")
         state = args[1] if len(args) > 1 else kwargs.get("state", kwargs.get("states"))
         if state is None:
             self.samples += int(x.shape[1])

@@ -90,3 +90,5 @@ def test_bad_arguments_fail_clearly():
         energy_breakdown(net, x, precision="double")
     with pytest.raises(ValueError, match="SRAM size"):
         energy_breakdown(net, x, sram="2MB")
+    with pytest.raises(ValueError, match="static=True"):
+        energy_breakdown(nn.Linear(3, 2), torch.rand(4, 3))      # [B, C] without static=True
