@@ -41,8 +41,8 @@ from torch.nn import functional as F
 
 from axonal.data import make_loader
 from axonal.metrics import SpikeMonitor, bit_budget, energy_breakdown
-from axonal.metrics.dynamic_confidence import calibrate_threshold, early_exit, latency_curve, oracle_exit, \
-    running_scores
+from axonal.metrics.dynamic_confidence import calibrate_threshold, early_exit, energy_profile, latency_curve, \
+    oracle_exit, running_scores
 from axonal.metrics.robustness import fgsm, pgd, sda, with_surrogate
 from axonal.models import SpikingClassifier
 from axonal.network import Sequential
@@ -153,6 +153,9 @@ def energy_rows(model, x, static=False) -> dict:
 # ----------------------------------------------------------------------------- 2. dynamic confidence
 def dynamic_confidence(model, val, test, energy_j: float, train=None) -> dict:
     rv, rt = running_scores(model, val[0]), running_scores(model, test[0])
+    t_len = rt.shape[0]
+    grid = range(1, t_len + 1) if t_len <= 20 else sorted({1, *range(5, t_len + 1, 5), t_len})
+    profile = energy_profile(model, test[0], grid)       # measured energy of running the first t steps
     c = calibrate_threshold(rv, val[1], max_drop=0.01)
     extra = {}
     if train is not None:  # a second calibration on train + validation (more samples, but seen in training)
@@ -167,10 +170,12 @@ def dynamic_confidence(model, val, test, energy_j: float, train=None) -> dict:
     return {"threshold": c, "full_accuracy": full, "exit_accuracy": res.accuracy(test[1]),
             "accuracy_drop_points": 100 * (full - res.accuracy(test[1])), "mean_steps": res.mean_steps,
             "steps": rt.shape[0], "latency_reduction": res.latency_reduction,
-            "energy_full_j": energy_j, "energy_exit_j": energy_j * res.mean_steps / rt.shape[0],
+            "energy_full_j": energy_j, "energy_exit_linear_j": energy_j * res.mean_steps / rt.shape[0],
+            "energy_exit_measured_j": float(np.mean(np.interp(res.steps.numpy(), *zip(*profile)))),
+            "energy_profile": profile,
             "oracle": {"accuracy": oracle.accuracy(test[1]), "mean_steps": oracle.mean_steps},
             "val_samples": len(val[1]), **extra,
-            "curve": latency_curve(rt, test[1], energy_per_sample=energy_j,
+            "curve": latency_curve(rt, test[1], energy_profile=profile,
                                    thresholds=[0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995,
                                                0.999])}
 

@@ -12,18 +12,25 @@ step from which its prediction is right (the *oracle*) bounds what any stopping 
     curve = latency_curve(running_test, y_test)    # accuracy vs mean steps (and energy)
 
 Confidence policies: ``max_prob`` (top softmax probability), ``margin`` (top-1 minus top-2
-probability), ``entropy`` (1 - H(p) / log K). The energy of an early exit is estimated as the
-full-length energy per sample x (steps run / T): activity is assumed uniform over time.
+probability), ``entropy`` (1 - H(p) / log K). The energy of an early exit is either measured:
+``energy_profile(model, x, steps)`` runs the model on the first t steps for each t of a grid
+(``axonal.metrics.energy_model``) and ``latency_curve(..., energy_profile=profile)`` interpolates
+each sample's energy at its exit step; or, given only the full-length ``energy_per_sample``,
+estimated as that x (steps run / T), which assumes uniform activity over time.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
+import numpy as np
 import torch
 
+from .energy_model import energy_breakdown
+
 __all__ = ["POLICIES", "running_scores", "confidence", "ExitResult", "early_exit", "oracle_exit",
-           "latency_curve", "calibrate_threshold"]
+           "latency_curve", "calibrate_threshold", "energy_profile"]
 
 POLICIES = ("max_prob", "margin", "entropy")
 
@@ -128,24 +135,47 @@ def oracle_exit(running: torch.Tensor, y: torch.Tensor) -> ExitResult:
     return ExitResult(preds, first + 1, t_len)
 
 
+def energy_profile(model, x: torch.Tensor, steps: Sequence[int], **energy_kw) -> list[tuple[int, float]]:
+    """``[(t, joules per sample of running only the first t steps of x)]`` for each ``t`` in ``steps``
+    (``energy_breakdown``'s keyword arguments pass through: table, precision, ...)."""
+    out = []
+    for t in sorted(set(int(t) for t in steps)):
+        if not 1 <= t <= x.shape[0]:
+            raise ValueError(f"energy_profile: step {t} is outside 1..{x.shape[0]}")
+        out.append((t, energy_breakdown(model, x[:t], **energy_kw).total_j))
+    return out
+
+
+def _profile_energy(steps: torch.Tensor, profile) -> float:
+    ts, es = zip(*profile)
+    return float(np.interp(steps.float().numpy(), ts, es).mean())
+
+
 def latency_curve(running: torch.Tensor, y: torch.Tensor, thresholds=None, policy: str = "max_prob",
-                  energy_per_sample: float | None = None) -> list[dict]:
-    """Accuracy against mean steps for each threshold (and against energy, given the full-length
-    ``energy_per_sample``), plus the full-length point (threshold None)."""
+                  energy_per_sample: float | None = None, energy_profile=None) -> list[dict]:
+    """Accuracy against mean steps for each threshold, plus the full-length point (threshold None).
+
+    With ``energy_profile`` (from :func:`energy_profile`, spanning 1..T) each row gets
+    ``energy_j``: the mean over samples of the profile interpolated at the sample's exit step;
+    with only ``energy_per_sample`` (the full length's), ``energy_j`` scales it by mean steps / T.
+    """
     _check(running)
     if thresholds is None:
-        thresholds = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999]
+        thresholds = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999]
     t_len = running.shape[0]
     full = float((running[-1].argmax(-1) == y).float().mean())
-    rows = [{"threshold": None, "accuracy": full, "mean_steps": float(t_len), "latency_reduction": 0.0}]
+    all_steps = torch.full((running.shape[1],), t_len)
+    rows = [({"threshold": None, "accuracy": full, "mean_steps": float(t_len), "latency_reduction": 0.0}, all_steps)]
     for c in thresholds:
         r = early_exit(running, c, policy)
-        rows.append({"threshold": float(c), "accuracy": r.accuracy(y), "mean_steps": r.mean_steps,
-                     "latency_reduction": r.latency_reduction})
-    if energy_per_sample is not None:
-        for row in rows:
+        rows.append(({"threshold": float(c), "accuracy": r.accuracy(y), "mean_steps": r.mean_steps,
+                      "latency_reduction": r.latency_reduction}, r.steps))
+    for row, steps in rows:
+        if energy_profile is not None:
+            row["energy_j"] = _profile_energy(steps, energy_profile)
+        elif energy_per_sample is not None:
             row["energy_j"] = energy_per_sample * row["mean_steps"] / t_len
-    return rows
+    return [row for row, _ in rows]
 
 
 def calibrate_threshold(running: torch.Tensor, y: torch.Tensor, max_drop: float = 0.01, policy: str = "max_prob",

@@ -6,8 +6,9 @@ import math
 import pytest
 import torch
 
-from axonal.metrics.dynamic_confidence import (calibrate_threshold, confidence, early_exit, latency_curve,
-                                               oracle_exit, running_scores)
+from axonal.metrics.dynamic_confidence import (calibrate_threshold, confidence, early_exit, energy_profile,
+                                               latency_curve, oracle_exit, running_scores)
+from axonal.metrics.energy_model import energy_breakdown
 from axonal.models import SpikingClassifier
 
 
@@ -68,3 +69,18 @@ def test_running_scores_end_at_the_models_own_scores():
         r = running_scores(model, x)
         assert r.shape == (7, 2, 4)
         torch.testing.assert_close(r[-1], model(x).detach())
+
+
+def test_energy_profile_is_measured_on_prefixes_and_interpolated_at_exit_steps():
+    torch.manual_seed(0)
+    model = SpikingClassifier(3, 2, hidden=(8,), recurrent=False).eval()
+    x = torch.randn(4, 3, 3)
+    prof = energy_profile(model, x, [1, 2, 4])
+    assert [t for t, _ in prof] == [1, 2, 4]
+    assert prof[1][1] == energy_breakdown(model, x[:2]).total_j
+    r, y = _running()                                           # exits at steps 2, 4, 4 (T = 4)
+    rows = latency_curve(r, y, thresholds=[0.9], energy_profile=prof)
+    assert rows[0]["energy_j"] == prof[2][1]
+    assert rows[1]["energy_j"] == pytest.approx((prof[1][1] + 2 * prof[2][1]) / 3)
+    with pytest.raises(ValueError, match="outside"):
+        energy_profile(model, x, [5])
