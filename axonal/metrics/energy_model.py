@@ -199,8 +199,8 @@ def _weight_count(module: nn.Module) -> int:
     own = [p for p in module.parameters(recurse=False) if p.ndim >= 2]
     if own:
         return sum(p.numel() for p in own)
-    # a wrapper whose weights live in a child (e.g. Recurrent keeps its recurrent matrix itself,
-    # a custom fan_out layer may hold them deeper): count weights of non-temporal children
+    # a wrapper whose weights live in a child (a custom fan_out layer may hold them deeper):
+    # count the weights of its non-temporal children
     return sum(p.numel() for m in module.modules() if m is not module and not isinstance(m, Temporal)
                for p in m.parameters(recurse=False) if p.ndim >= 2)
 
@@ -306,6 +306,8 @@ class EnergyRecorder:
             e["weights"] = _weight_count(mod)
             x = _first_tensor(args, kwargs)
             out = _primary(output)
+            # the elements read: the layer's input (for Recurrent, whose events are its own last
+            # spikes, the input current has the same [T, B, N] size as those spikes)
             n_in = float(x.numel()) if x is not None else 0.0
             e["input_elements"] += n_in
             if binary:
