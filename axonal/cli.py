@@ -4,6 +4,7 @@
     axonal train my_recipe.yaml --set optimiser.lr=0.01 --set model.hidden=[128] --out runs/a
     axonal train --resume runs/a                       # continue an interrupted run
     axonal eval runs/a                                 # re-test the best checkpoint
+    axonal report runs/a                               # report card (Markdown + plots) of the run and its baselines
     axonal datasets / axonal recipes
 
 Errors (bad recipe, missing or corrupt checkpoint, ...) print one line ``error: ...`` and exit
@@ -119,6 +120,23 @@ def eval_(
         return
     typer.echo(f"{result['recipe']}: checkpoint {result['checkpoint']} (epoch {result['epoch']}), split {split}")
     typer.echo(_summary(result).replace("test accuracy", f"{split} accuracy"))
+
+
+@app.command()
+def report(
+    run: Path = typer.Argument(..., help="run folder written by `axonal train`"),
+    out: Optional[Path] = typer.Option(None, "--out", help="folder of the report (default: RUN/report)"),
+    split: str = typer.Option("test", help="train, val or test"),
+) -> None:
+    """Write the report card of a run and its baselines: accuracy, SynOps, bit budget, estimated energy."""
+    try:
+        from .train.report import report_run  # lazy: see the module docstring
+
+        path = report_run(run, out, split=split)
+    except Exception as exc:
+        _fail(exc)
+        return
+    typer.echo(f"report card: {path}")
 
 
 @app.command()

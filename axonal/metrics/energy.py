@@ -8,13 +8,17 @@ TETCI), so read it as an operation-count comparison, not a measurement.
 
 The default table is 45 nm CMOS at 0.9 V from M. Horowitz, "Computing's energy problem (and what
 we can do about it)", ISSCC 2014: a 32-bit float add 0.9 pJ (one AC) and a 32-bit float
-multiply 3.7 pJ, so a MAC costs 3.7 + 0.9 = 4.6 pJ. Other rows of the same source are given
-as ``ENERGY_TABLES``; pass any ``EnergyTable`` for other hardware.
+multiply 3.7 pJ, so a MAC costs 3.7 + 0.9 = 4.6 pJ. ``ENERGY_TABLES`` holds one row per number
+format of each source table in ``axonal.metrics.cost_tables`` (Horowitz 45 nm; Jouppi et al.,
+ISCA 2021, 7 nm), AC = add and MAC = multiply + add of that format; pass any ``EnergyTable``
+for other hardware. For memory access and a per-layer breakdown use
+``axonal.metrics.energy_model.energy_breakdown``.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .cost_tables import COST_TABLES
 from .report import MonitorReport
 
 
@@ -33,12 +37,17 @@ class EnergyTable:
                 raise ValueError(f"EnergyTable.{f} must be a non-negative number of joules, got {v!r}")
 
 
-#: Rows of Horowitz (ISSCC 2014), 45 nm: add / multiply energies; MAC = multiply + add.
+def _row(table: str, fmt: str) -> EnergyTable:
+    t = COST_TABLES[table]
+    return EnergyTable(ac=t.ac(fmt), mac=t.mac(fmt), name=f"{fmt}, {t.node} ({t.source})")
+
+
+#: One row per format of each cost table: ``<format>_45nm`` (Horowitz, ISSCC 2014) and
+#: ``<format>_7nm`` (Jouppi et al., ISCA 2021); AC = add, MAC = multiply + add.
 ENERGY_TABLES: dict[str, EnergyTable] = {
-    "fp32_45nm": EnergyTable(),
-    "fp16_45nm": EnergyTable(ac=0.4e-12, mac=1.1e-12 + 0.4e-12, name="fp16, 45 nm CMOS (Horowitz, ISSCC 2014)"),
-    "int32_45nm": EnergyTable(ac=0.1e-12, mac=3.1e-12 + 0.1e-12, name="int32, 45 nm CMOS (Horowitz, ISSCC 2014)"),
-    "int8_45nm": EnergyTable(ac=0.03e-12, mac=0.2e-12 + 0.03e-12, name="int8, 45 nm CMOS (Horowitz, ISSCC 2014)"),
+    f"{fmt}_{suffix}": _row(table, fmt)
+    for table, suffix in (("horowitz_45nm", "45nm"), ("jouppi_7nm", "7nm"))
+    for fmt in COST_TABLES[table].add
 }
 
 
