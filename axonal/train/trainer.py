@@ -219,7 +219,7 @@ class Trainer:
         if mon is not None and n:
             rep = mon.report()
             e = energy(rep)
-            out.update(firing_rate=rep.firing_rate, synops=rep.synops, acs=rep.acs, macs=rep.macs,
+            out.update(steps=rep.steps, firing_rate=rep.firing_rate, synops=rep.synops, acs=rep.acs, macs=rep.macs,
                        dense_macs=rep.dense_macs, energy_j=e.snn, energy_dense_j=e.ann,
                        energy=e.to_dict(), layers=[asdict(layer) for layer in rep.layers],
                        synapses=[asdict(s) for s in rep.synapses])

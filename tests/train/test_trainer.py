@@ -258,3 +258,39 @@ def test_main_recipe_learns_basicmotions(tmp_path):
 def test_main_recipe_learns_basicmotions_other_seeds(tmp_path, seed):
     res = Trainer("basicmotions", run_dir=tmp_path, quiet=True, overrides=[f"training.seed={seed}"]).fit()
     assert res["test"]["accuracy"] >= 0.9
+
+
+# ----------------------------------------------------------------------------- per-sample metrics
+ENCODED = [  # (data, encoder, steps the network sees)
+    ({"name": "digits"}, {"name": "rate", "options": {"num_steps": 7, "seed": 0}}, 7),
+    ({"name": "digits"}, {"name": "latency", "options": {"num_steps": 7, "normalize": True}}, 7),
+    ({"name": "digits"}, {"name": "direct", "options": {"num_steps": 7}}, 7),
+    ({"name": "temporal_pattern", "options": {"n_train": 24, "n_test": 20, "n_steps": 60}}, {"name": "direct"}, 60),
+    ({"name": "temporal_pattern", "options": {"n_train": 24, "n_test": 20, "n_steps": 60}},
+     {"name": "rate", "options": {"seed": 0}}, 60),
+    ({"name": "temporal_pattern", "options": {"n_train": 24, "n_test": 20, "n_steps": 60}},
+     {"name": "delta", "options": {"threshold": 0.1}}, 60),
+]
+
+
+@pytest.mark.parametrize("data,encoder,steps", ENCODED, ids=lambda v: v.get("name") if isinstance(v, dict) else str(v))
+def test_results_record_the_steps_and_samples_of_every_encoder(tmp_path, data, encoder, steps):
+    # issue 22: an encoder that creates the time axis made SpikeMonitor read the static batch
+    # [B, C] as [T, B] ("steps": 56.25, SynOps per sample off by B/C); per-sample numbers must
+    # also not depend on how the test split is batched
+    cfg = {"name": "enc", "data": {**data, "batch_size": 16}, "encoder": encoder,
+           "model": {"hidden": [8], "recurrent": False}, "training": {"epochs": 1, "seed": 1},
+           "output": {"raster": False, "curves": False}}
+    trainer = Trainer(load_config(cfg), run_dir=tmp_path, quiet=True)
+    trainer.fit()
+    test = json.loads((tmp_path / "results.json").read_text())["test"]
+    weight = ckpt.model_state(load_checkpoint(tmp_path / "checkpoints" / "best.json"))["net.layers.0.weight"]
+    assert test["samples"] > 16 and test["steps"] == steps and test["energy"]["steps"] == steps
+    first = test["synapses"][0]
+    assert first["name"] == "net.layers.0" and first["dense_macs"] == steps * weight.numel()  # per sample
+    trainer.config.data.batch_size = 450                  # the same model, the split in one batch
+    again = trainer.evaluate("test", monitor=True)
+    assert again["samples"] == test["samples"] and again["steps"] == steps
+    assert again["dense_macs"] == pytest.approx(test["dense_macs"], rel=1e-9)
+    if encoder["name"] != "rate":   # deterministic encoders: the same counts however the split is batched
+        assert again["synops"] == pytest.approx(test["synops"], rel=1e-6)
