@@ -1,6 +1,6 @@
 """The ``axonal`` command: train a recipe, evaluate a checkpoint, list datasets and recipes.
 
-    axonal train basicmotions                          # a built-in recipe
+    axonal train basic_motions                          # a built-in recipe
     axonal train my_recipe.yaml --set optimiser.lr=0.01 --set model.hidden=[128] --out runs/a
     axonal train --resume runs/a                       # continue an interrupted run
     axonal eval runs/a                                 # re-test the best checkpoint

@@ -41,12 +41,14 @@ class ConfigError(ValueError):
 class Section(BaseModel):
     """Base of every config section (generic ones here, model schemas in ``axonal.models``).
 
-    Unknown keys are errors (``extra="forbid"``) and assignments are validated. A schema whose
+    Unknown keys are errors (``extra="forbid"``), assignments are validated and float fields
+    refuse ``inf`` and ``nan`` (a YAML ``.inf`` learning rate is a typo, never a setting; the
+    whole recipe, free-form options included, is checked in ``axonal.recipes``). A schema whose
     fields depend on a value of the section (a model section whose constants are those of the
     chosen neuron) overrides :meth:`resolve`.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     @classmethod
     def resolve(cls, data: Any) -> type["Section"]:

@@ -52,7 +52,7 @@ def test_datasets_and_recipes_are_listed():
     result = _run("datasets")
     assert result.exit_code == 0 and "basic_motions" in result.output and "japanese_vowels" in result.output
     result = _run("recipes")
-    assert result.exit_code == 0 and "basicmotions" in result.output and "smoke" in result.output
+    assert result.exit_code == 0 and "basic_motions" in result.output and "smoke" in result.output
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -1,7 +1,7 @@
 """Training: the loop, checkpoints, early stopping, run folders (see ``trainer`` and ``checkpoint``).
 
     from axonal.train import Trainer
-    results = Trainer("basicmotions", overrides=["training.seed=1"]).fit()
+    results = Trainer("basic_motions", overrides=["training.seed=1"]).fit()
     print(results["test"]["accuracy"])
 
 ``environment()`` (versions and git commit of a result) is :func:`axonal.provenance.environment`,

@@ -247,7 +247,7 @@ def test_classifier_builds_every_neuron_and_readout(neuron, extra, readout):
 
 # ----------------------------------------------------------------------------- main recipe
 def test_main_recipe_learns_basicmotions(tmp_path):
-    res = Trainer("basicmotions", run_dir=tmp_path, quiet=True,
+    res = Trainer("basic_motions", run_dir=tmp_path, quiet=True,
                   overrides=["output.raster=false", "output.curves=false"]).fit()
     assert res["test"]["accuracy"] >= 0.9
     assert res["test"]["synops"] > 0 and res["test"]["energy_j"] < res["test"]["energy_dense_j"]
@@ -256,7 +256,7 @@ def test_main_recipe_learns_basicmotions(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_main_recipe_learns_basicmotions_other_seeds(tmp_path, seed):
-    res = Trainer("basicmotions", run_dir=tmp_path, quiet=True, overrides=[f"training.seed={seed}"]).fit()
+    res = Trainer("basic_motions", run_dir=tmp_path, quiet=True, overrides=[f"training.seed={seed}"]).fit()
     assert res["test"]["accuracy"] >= 0.9
 
 
