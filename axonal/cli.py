@@ -107,7 +107,10 @@ def train(
             if config is None:
                 raise ValueError("give a recipe file or built-in recipe name (see: axonal recipes), "
                                  "or --resume RUN_DIR")
-            trainer = Trainer(load_config(config, set_ or ()), run_dir=out, quiet=quiet, overwrite=overwrite)
+            recipe = load_config(config, set_ or ())
+            if import_:   # the run records which modules its model needs (eval and resume ask for them)
+                recipe.imports = list(dict.fromkeys([*recipe.imports, *import_]))
+            trainer = Trainer(recipe, run_dir=out, quiet=quiet, overwrite=overwrite)
         results = trainer.fit()
     except KeyboardInterrupt:
         run_dir = trainer.run_dir if trainer is not None else (resume or out)
