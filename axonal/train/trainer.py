@@ -501,7 +501,7 @@ def _run_state(record: dict) -> tuple[list[dict], dict]:
     elif len(history) != record["epoch"] or [r.get("epoch") for r in history] != list(range(1, len(history) + 1)):
         problems.append(f"history rows do not number epochs 1..{record['epoch']}")
     number = (int, float)
-    if not (isinstance(state, dict)
+    if not (isinstance(state, dict) and {"best_value", "best_epoch", "bad_epochs", "stopped_early"} <= set(state)
             and (state.get("best_value") is None or (isinstance(state["best_value"], number)
                                                      and not isinstance(state["best_value"], bool)))
             and (state.get("best_epoch") is None or (type(state["best_epoch"]) is int))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -152,3 +153,116 @@ def test_orphans_of_a_killed_run_are_removed_on_the_next_save_and_on_resume(tmp_
     (tmp_path / orphans[3]).write_bytes(b"x")
     remove_orphans(tmp_path)
     assert (tmp_path / orphans[3]).exists()
+
+
+# ----------------------------------------------------------------------------- fuzz: hostile run folders
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+DELETE = object()
+PATHS = ["../victim/data.txt", "{VICTIM}/data.txt", "../victim/last-e00001-0123abcd.safetensors",
+         "{VICTIM}/last-e00001-0123abcd.safetensors", "last-e00009-0123abcd.safetensors",   # a link to the victim
+         "last-e00001-0123abcd.safetensors/../../../victim/data.txt", "..", "/", "", "checkpoints/../../victim"]
+LEAVES = (st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats() | st.text(max_size=12)
+          | st.sampled_from(PATHS))
+VALUES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                      max_size=3), max_leaves=8)
+KEYS = [("format",), ("name",), ("epoch",), ("weights",), ("sha256",), ("rng",), ("rng", "numpy"),
+        ("rng", "numpy", 1), ("rng", "numpy", 1, 3), ("rng", "numpy", 2), ("rng", "python", 1), ("rng", "python", 2),
+        ("config",), ("config", "model"), ("config", "model", "hidden"), ("config", "training", "epochs"),
+        ("config", "imports"), ("config", "data", "name"), ("config", "output", "dir"), ("history",),
+        ("history", 0), ("history", 0, "epoch"), ("history", 0, "train_loss"), ("trainer_state",),
+        ("trainer_state", "best_value"), ("trainer_state", "best_epoch"), ("trainer_state", "bad_epochs"),
+        ("trainer_state", "stopped_early"), ("environment",), ("surprise",)]
+EDITS = st.lists(st.tuples(st.sampled_from(KEYS), VALUES | st.sampled_from(PATHS) | st.just(DELETE)),
+                 min_size=1, max_size=3)
+WHOLE = st.none() | VALUES.map(lambda v: ("json", v)) | st.binary(max_size=64).map(lambda b: ("bytes", b))
+
+
+def _edit(record, key, value):
+    node = record
+    for part in key[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    try:
+        if value is DELETE:
+            del node[key[-1]]
+        else:
+            node[key[-1]] = value
+    except (KeyError, IndexError, TypeError):
+        pass
+
+
+def _snapshot(folder):
+    import hashlib
+
+    return {str(p.relative_to(folder)): (p.is_symlink(), hashlib.sha256(p.read_bytes()).hexdigest()
+                                         if p.is_file() and not p.is_symlink() else None)
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+    from axonal.recipes import load_config
+    from axonal.train import Trainer
+
+    run = tmp_path_factory.mktemp("fuzz") / "run"
+    cfg = {"name": "fuzz", "data": {"name": "temporal_pattern", "options": {"n_train": 24, "n_test": 8, "n_steps": 60},
+                                    "batch_size": 8},
+           "model": {"hidden": [6], "recurrent": False}, "training": {"epochs": 2, "seed": 0},
+           "output": {"raster": False, "curves": False}}
+    Trainer(load_config(cfg), run_dir=run, quiet=True).fit()
+    return run
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(which=st.sampled_from(["last", "best"]), edits=EDITS, whole=WHOLE)
+def test_a_hostile_checkpoint_json_only_ever_gives_checkpoint_errors_and_touches_nothing_outside(
+        base_run, which, edits, whole):
+    """Random values, types and paths ('..', absolute, a link out) in last.json / best.json:
+    resuming, loading, evaluating and saving raise nothing but CheckpointError, and a sibling
+    folder is neither written nor deleted."""
+    import shutil
+    import tempfile
+
+    from axonal.train import Trainer, evaluate_checkpoint, load_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        run, victim = root / "run", root / "victim"
+        shutil.copytree(base_run, run)
+        victim.mkdir()
+        (victim / "data.txt").write_text("user data")
+        (victim / "last-e00001-0123abcd.safetensors").write_bytes((run / "checkpoints" / json.loads(
+            (run / "checkpoints" / "last.json").read_text())["weights"]).read_bytes())
+        (run / "checkpoints" / "last-e00009-0123abcd.safetensors").symlink_to(victim / "data.txt")
+        path = run / "checkpoints" / f"{which}.json"
+        record = json.loads(path.read_text())
+        for key, value in edits:
+            if isinstance(value, str):
+                value = value.replace("{VICTIM}", str(victim))
+            _edit(record, key, value)
+        if whole is None:
+            path.write_text(json.dumps(record))
+        elif whole[0] == "json":
+            path.write_text(json.dumps(whole[1]))
+        else:
+            path.write_bytes(whole[1])
+        before = _snapshot(victim)
+
+        def attempt(fn):
+            try:
+                return fn()
+            except CheckpointError:
+                return None
+
+        attempt(lambda: load_checkpoint(path))
+        attempt(lambda: load_model(run, which=which))
+        attempt(lambda: evaluate_checkpoint(run))
+        attempt(lambda: Trainer.resume(run, quiet=True).fit())
+        save_checkpoint(run / "checkpoints", which, model=torch.nn.Linear(2, 2), epoch=3)
+        assert _snapshot(victim) == before
+        assert sorted(p.name for p in root.iterdir()) == ["run", "victim"]
+        assert (victim / "data.txt").read_text() == "user data"
