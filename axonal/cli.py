@@ -166,7 +166,7 @@ def eval_(
 
 @app.command()
 def report(
-    run: Path = typer.Argument(..., help="run folder written by `axonal train`"),
+    run: Path = typer.Argument(..., help="run folder written by axonal train"),
     out: Optional[Path] = typer.Option(None, "--out", help="folder of the report (default: RUN/report)"),
     split: str = typer.Option("test", help="train, val or test"),
 ) -> None:
