@@ -81,7 +81,7 @@ class DataConfig(Section):
 
     name: str = "basic_motions"
     options: dict[str, Any] = Field(default_factory=dict)
-    seed: int | None = None          # split seed; None -> training.seed
+    seed: int | None = Field(None, ge=0, lt=2 ** 63)   # split seed; None -> training.seed
     val_fraction: float = Field(0.2, ge=0.0, lt=1.0)
     batch_size: int = Field(8, gt=0)
     standardize: bool = True
@@ -158,7 +158,7 @@ class EarlyStoppingConfig(Section):
 
 class TrainingConfig(Section):
     epochs: int = Field(40, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2 ** 63)   # torch.manual_seed overflows beyond 64 bits
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     grad_clip: float | None = Field(None, gt=0)
     threads: int | None = Field(None, gt=0)   # torch intra-op threads; None leaves torch's default
