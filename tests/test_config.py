@@ -498,3 +498,15 @@ def test_neuron_param_fields_maps_each_kind_of_default():
 
     assert neuron_param_fields(P) == {"tau": (float, 5.0), "steps": (int, 3), "v_reset": (Any, None),
                                       "surrogate": (str, "atan"), "flag": (bool, False)}
+
+
+@pytest.mark.parametrize("model,baselines", [({"neuron": []}, []), ({"neuron": {"a": 1}}, []),
+                                             ({"architecture": []}, []), ({}, 5), ({}, [[1]]), ({}, "abc")])
+def test_upgrading_a_hostile_recorded_recipe_leaves_the_errors_to_load_config(model, baselines):
+    # a run folder's recipe is untrusted: upgrade_recipe must not fail on odd types (found by the
+    # checkpoint fuzz test: an unhashable neuron raised TypeError), load_config names the problem
+    from axonal.recipes import upgrade_recipe
+
+    data = upgrade_recipe({"model": model, "baselines": baselines})
+    assert data["model"] == model
+    _error(data)

@@ -354,15 +354,16 @@ def upgrade_recipe(data: Mapping) -> dict:
     null`` for every neuron). A user's recipe is never upgraded silently: ``load_config`` reports
     old names and unknown keys."""
     out = json.loads(json.dumps(dict(data)))
-    sections = [out.get("model")] + list(out.get("baselines") or [])
+    baselines = out.get("baselines")
+    sections = [out.get("model")] + (list(baselines) if isinstance(baselines, list) else [])
     for section in sections:
         if not isinstance(section, dict):
-            continue
-        if section.get("neuron") in RENAMED_NEURONS:
+            continue   # load_config reports it
+        if isinstance(section.get("neuron"), str) and section["neuron"] in RENAMED_NEURONS:
             section["neuron"] = RENAMED_NEURONS[section["neuron"]]
         try:
             known = model_schema(section).model_fields
-        except ValueError:
+        except (ValueError, TypeError):
             continue   # load_config reports it
         for key in [k for k, v in section.items() if v is None and k not in known]:
             del section[key]
