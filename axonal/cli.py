@@ -1,6 +1,6 @@
 """The ``axonal`` command: train a recipe, evaluate a checkpoint, list datasets and recipes.
 
-    axonal train basic_motions                          # a built-in recipe
+    axonal train basic_motions                         # a built-in recipe
     axonal train my_recipe.yaml --set optimiser.lr=0.01 --set model.hidden=[128] --out runs/a
     axonal train --resume runs/a                       # continue an interrupted run
     axonal train my_recipe.yaml --import mymodels      # a model of the user's own module
@@ -12,7 +12,7 @@
 ``axonal.models.register_model``) from the Python path or the current folder, as ``python -m``
 would. Importing runs the module's code, so axonal imports only what the user names: ``--import``
 or the ``imports:`` of a recipe file given on the command line; a run folder (``--resume``,
-``eval``) never makes it import anything.
+``eval``, ``report``) never makes it import anything.
 
 A run folder that holds a run of another recipe is not overwritten unless ``--overwrite``.
 
@@ -169,11 +169,13 @@ def report(
     run: Path = typer.Argument(..., help="run folder written by axonal train"),
     out: Optional[Path] = typer.Option(None, "--out", help="folder of the report (default: RUN/report)"),
     split: str = typer.Option("test", help="train, val or test"),
+    import_: Optional[List[str]] = typer.Option(None, "--import", help=_IMPORT_HELP),
 ) -> None:
     """Write the report card of a run and its baselines: accuracy, SynOps, bit budget, estimated energy."""
     try:
         from .train.report import report_run  # lazy: see the module docstring
 
+        _import(import_)
         path = report_run(run, out, split=split)
     except Exception as exc:
         _fail(exc)
