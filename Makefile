@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/axonal train basicmotions
+	$(BIN)/axonal train basic_motions
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2

@@ -1,11 +1,20 @@
 """The ``axonal`` command: train a recipe, evaluate a checkpoint, list datasets and recipes.
 
-    axonal train basicmotions                          # a built-in recipe
+    axonal train basic_motions                         # a built-in recipe
     axonal train my_recipe.yaml --set optimiser.lr=0.01 --set model.hidden=[128] --out runs/a
     axonal train --resume runs/a                       # continue an interrupted run
+    axonal train my_recipe.yaml --import mymodels      # a model of the user's own module
     axonal eval runs/a                                 # re-test the best checkpoint
     axonal report runs/a                               # report card (Markdown + plots) of the run and its baselines
     axonal datasets / axonal recipes
+
+``--import MODULE`` imports a module of the user's (which registers models with
+``axonal.models.register_model``) from the Python path or the current folder, as ``python -m``
+would. Importing runs the module's code, so axonal imports only what the user names: ``--import``
+or the ``imports:`` of a recipe file given on the command line; a run folder (``--resume``,
+``eval``, ``report``) never makes it import anything.
+
+A run folder that holds a run of another recipe is not overwritten unless ``--overwrite``.
 
 Errors (bad recipe, missing or corrupt checkpoint, ...) print one line ``error: ...`` and exit
 with code 2; set ``AXONAL_DEBUG=1`` to see the traceback instead.
@@ -49,36 +58,67 @@ def _summary(test: dict) -> str:
             f"{_fmt_energy(test['energy_dense_j'])}; 45 nm table)  |  firing rate {test['firing_rate']:.4f}")
 
 
+_IMPORT_HELP = ("import this module of yours first, e.g. one that registers your model (repeatable); "
+                "importing runs its code, so name only modules you trust")
+
+
+def _import(modules: Optional[List[str]]) -> None:
+    """Import the user's modules named with --import, from the Python path or the current folder."""
+    if not modules:
+        return
+    from .recipes import import_modules  # lazy: see the module docstring
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())   # as `python -m` does: the user's own folder
+    import_modules(modules, "--import")
+
+
 @app.command()
 def train(
     config: Optional[str] = typer.Argument(None, help="recipe file (.yaml/.json) or built-in recipe name"),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="override a key: section.key=value (repeatable)"),
     resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this folder"),
     out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: the recipe's output.dir)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a run of another recipe in the run folder"),
+    import_: Optional[List[str]] = typer.Option(None, "--import", help=_IMPORT_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
 ) -> None:
     """Train a recipe; writes checkpoints, metrics, plots and results.json into the run folder."""
+    trainer = None
     try:
         from .recipes import load_config, upgrade_recipe  # lazy: see the module docstring
-        from .train import Trainer, load_checkpoint
+        from .train import CheckpointError, Trainer, load_checkpoint
 
         t0 = time.perf_counter()
+        _import(import_)
         if resume is not None:
             if out is not None and Path(out) != Path(resume):
                 raise ValueError("--out and --resume name different folders; a resumed run stays in its folder")
+            if overwrite:
+                raise ValueError("--overwrite and --resume contradict each other: a resume continues the run")
             recipe = load_config(config, set_ or ()) if config is not None else None
             if recipe is None and set_:
-                stored = load_checkpoint(Path(resume) / "checkpoints" / "last.json")["config"]
-                recipe = load_config(upgrade_recipe(stored), set_)
+                record = load_checkpoint(Path(resume) / "checkpoints" / "last.json", resume=True)
+                if not isinstance(record.get("config"), dict):
+                    raise CheckpointError(f"checkpoint {record['path']} holds no recipe; train again")
+                recipe = load_config(upgrade_recipe(record["config"]), set_, allow_imports=False)
             trainer = Trainer.resume(resume, quiet=quiet, config=recipe)
         else:
             if config is None:
-                raise ValueError("give a recipe file or built-in recipe name (see `axonal recipes`), "
+                raise ValueError("give a recipe file or built-in recipe name (see: axonal recipes), "
                                  "or --resume RUN_DIR")
-            trainer = Trainer(load_config(config, set_ or ()), run_dir=out, quiet=quiet)
+            recipe = load_config(config, set_ or ())
+            if import_:   # the run records which modules its model needs (eval and resume ask for them)
+                recipe.imports = list(dict.fromkeys([*recipe.imports, *import_]))
+            trainer = Trainer(recipe, run_dir=out, quiet=quiet, overwrite=overwrite)
         results = trainer.fit()
     except KeyboardInterrupt:
-        typer.echo("interrupted; continue with: axonal train --resume <run folder>", err=True)
+        run_dir = trainer.run_dir if trainer is not None else (resume or out)
+        if run_dir is not None and (Path(run_dir) / "checkpoints" / "last.json").is_file():
+            typer.echo(f"interrupted; continue with: axonal train --resume {run_dir}", err=True)
+        else:
+            typer.echo("interrupted before the first checkpoint was written; nothing to resume: "
+                       "run the same command again", err=True)
         raise typer.Exit(code=130)
     except typer.Exit:
         raise
@@ -109,11 +149,13 @@ def _baseline_table(rows: list) -> str:
 def eval_(
     checkpoint: Path = typer.Argument(..., help="run folder, its checkpoints/ folder, or a checkpoint .json"),
     split: str = typer.Option("test", help="train, val or test"),
+    import_: Optional[List[str]] = typer.Option(None, "--import", help=_IMPORT_HELP),
 ) -> None:
     """Reload a run's recipe and weights and evaluate them (accuracy, SynOps, energy)."""
     try:
         from .train import evaluate_checkpoint  # lazy: see the module docstring
 
+        _import(import_)
         result = evaluate_checkpoint(checkpoint, split=split)
     except Exception as exc:
         _fail(exc)
@@ -124,14 +166,16 @@ def eval_(
 
 @app.command()
 def report(
-    run: Path = typer.Argument(..., help="run folder written by `axonal train`"),
+    run: Path = typer.Argument(..., help="run folder written by axonal train"),
     out: Optional[Path] = typer.Option(None, "--out", help="folder of the report (default: RUN/report)"),
     split: str = typer.Option("test", help="train, val or test"),
+    import_: Optional[List[str]] = typer.Option(None, "--import", help=_IMPORT_HELP),
 ) -> None:
     """Write the report card of a run and its baselines: accuracy, SynOps, bit budget, estimated energy."""
     try:
         from .train.report import report_run  # lazy: see the module docstring
 
+        _import(import_)
         path = report_run(run, out, split=split)
     except Exception as exc:
         _fail(exc)
@@ -141,7 +185,7 @@ def report(
 
 @app.command()
 def datasets() -> None:
-    """List the datasets ``load_dataset`` knows, with one line each."""
+    """List the datasets that load_dataset knows, one line each."""
     from .data import available_datasets  # lazy: see the module docstring
 
     items = available_datasets()
@@ -152,7 +196,7 @@ def datasets() -> None:
 
 @app.command()
 def recipes() -> None:
-    """List the built-in recipes (``axonal train NAME``)."""
+    """List the built-in recipes (train one with: axonal train NAME)."""
     from .recipes import available_recipes  # lazy: see the module docstring
 
     items = available_recipes()

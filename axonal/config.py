@@ -41,12 +41,14 @@ class ConfigError(ValueError):
 class Section(BaseModel):
     """Base of every config section (generic ones here, model schemas in ``axonal.models``).
 
-    Unknown keys are errors (``extra="forbid"``) and assignments are validated. A schema whose
+    Unknown keys are errors (``extra="forbid"``), assignments are validated and float fields
+    refuse ``inf`` and ``nan`` (a YAML ``.inf`` learning rate is a typo, never a setting; the
+    whole recipe, free-form options included, is checked in ``axonal.recipes``). A schema whose
     fields depend on a value of the section (a model section whose constants are those of the
     chosen neuron) overrides :meth:`resolve`.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     @classmethod
     def resolve(cls, data: Any) -> type["Section"]:
@@ -79,7 +81,7 @@ class DataConfig(Section):
 
     name: str = "basic_motions"
     options: dict[str, Any] = Field(default_factory=dict)
-    seed: int | None = None          # split seed; None -> training.seed
+    seed: int | None = Field(None, ge=0, lt=2 ** 63)   # split seed; None -> training.seed
     val_fraction: float = Field(0.2, ge=0.0, lt=1.0)
     batch_size: int = Field(8, gt=0)
     standardize: bool = True
@@ -156,7 +158,7 @@ class EarlyStoppingConfig(Section):
 
 class TrainingConfig(Section):
     epochs: int = Field(40, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2 ** 63)   # torch.manual_seed overflows beyond 64 bits
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     grad_clip: float | None = Field(None, gt=0)
     threads: int | None = Field(None, gt=0)   # torch intra-op threads; None leaves torch's default

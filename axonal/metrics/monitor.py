@@ -16,7 +16,8 @@ alive) unless ``keep=True``, which also stores every recorded output on the CPU 
 Hooks are removed on exit from the ``with`` block, also when the body raises.
 
 Samples and time steps (for per-sample numbers) are inferred from the first top-level
-``Temporal`` layer that ran: its input is time-major ``[T, B, ...]``; a call with ``state=None``
+``Temporal`` layer that ran: its input is time-major ``[T, B, ...]``, or, when that layer creates
+the time axis from static ``[B, ...]`` input (an encoder with ``num_steps``), its output is; a call with ``state=None``
 starts ``B`` new samples, a call given a state continues them (streaming). Without any
 ``Temporal`` layer the model's own input is taken as ``[T, B, ...]``. ``report(samples=...,
 steps=...)`` overrides both.
@@ -58,6 +59,18 @@ def _state_arg(args: tuple, kwargs: dict):
         if k in kwargs:
             return kwargs[k]
     return None
+
+
+def _time_and_batch(x, out: torch.Tensor) -> tuple[int, int] | None:
+    """``(T, B)`` of a ``Temporal`` layer's call: from its input ``x`` when that is time-major
+    ``[T, B, ...]``, from its output when the layer created the time axis from static ``[B, ...]``
+    input (an encoder with ``num_steps``: the output is ``[T, B, ...]`` with one more axis, whose
+    second size is the input's first)."""
+    static = (isinstance(x, torch.Tensor) and x.ndim >= 1 and out.ndim == x.ndim + 1
+              and out.shape[1] == x.shape[0])
+    if static or not isinstance(x, torch.Tensor) or x.ndim < 2:
+        return (int(out.shape[0]), int(out.shape[1])) if out.ndim >= 2 else None
+    return int(x.shape[0]), int(x.shape[1])
 
 
 class SpikeMonitor:
@@ -210,11 +223,11 @@ class SpikeMonitor:
             events, binary = _count_and_binary(o)
             _add(acc, "events", events)
             _add(acc, "nonbinary", (~binary).to(dtype))
-            x = _first_tensor(args, kwargs)
-            if not nested and isinstance(x, torch.Tensor) and x.ndim >= 2:
+            tb = _time_and_batch(_first_tensor(args, kwargs), o)
+            if not nested and tb is not None:
                 if _state_arg(args, kwargs) is None:
-                    meta["samples"] += int(x.shape[1])
-                meta["sample_steps"] += int(x.shape[0]) * int(x.shape[1])
+                    meta["samples"] += tb[1]
+                meta["sample_steps"] += tb[0] * tb[1]
             if self.keep:
                 self.recorded[label].append(o.to("cpu", copy=True))
 

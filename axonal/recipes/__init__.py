@@ -19,23 +19,83 @@ are parsed as YAML scalars/lists (``true``, ``3``, ``1e-3``, ``[64, 64]``) unles
 the key holds a string. Every error is a :class:`ConfigError` with a readable message: an
 unknown key names its location and lists the known keys; a bad value names the allowed ones.
 The CLI (``axonal train``) and the Python API (``axonal.train.Trainer``) take the same recipe.
+
+Built-in recipe names match like dataset names: case, ``_`` and ``-`` are ignored, so
+``basicmotions`` finds ``basic_motions`` (the dataset's name, the canonical one).
+
+A user's own model: a module of the user's that calls ``axonal.models.register_model`` is named
+in the recipe's ``imports: [mymodels]`` (or given as ``axonal train --import mymodels``) and the
+model section names its architecture. Importing a module runs its code, so modules are imported
+only when the user names them: in a recipe passed to :func:`load_config` or on the command line.
+A recipe read back from a run folder or checkpoint (``allow_imports=False``) never imports
+anything; it asks the user to import the module first.
 """
 from __future__ import annotations
 
+import importlib
 import json
+import math
+import re
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ..config import (ConfigError, DataConfig, EncoderConfig, OptimiserConfig, OutputConfig, Section,
                       TrainingConfig, closest)
+from ..data.registry import _key
 from ..models import model_schema  # the package: importing it registers the whole zoo
 from ..neurons.catalog import RENAMED_NEURONS
 
-__all__ = ["Recipe", "ConfigError", "load_config", "apply_overrides", "available_recipes", "upgrade_recipe"]
+__all__ = ["Recipe", "ConfigError", "load_config", "apply_overrides", "available_recipes", "upgrade_recipe",
+           "import_modules"]
+
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _check_module_names(names: Any, where: str) -> list[str]:
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise ConfigError(f"{where} must be a list of module names, e.g. [mymodels], got {names!r}")
+    for name in names:
+        if not isinstance(name, str) or not _MODULE_NAME.match(name):
+            raise ConfigError(f"{where}: {name!r} is not a module name (dotted Python identifiers such as "
+                              "mymodels or lab.models; a file path is not accepted: put the file's folder "
+                              "on the Python path)")
+    return list(names)
+
+
+def import_modules(names: Sequence[str], where: str = "--import") -> None:
+    """Import the user's modules ``names`` (each may register models with
+    ``axonal.models.register_model``). Importing runs the module's code: call this only with
+    names the user gave (command line, their own recipe), never with names read from a run
+    folder. Any failure is a :class:`ConfigError` naming the module."""
+    for name in _check_module_names(names, where):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            raise ConfigError(f"cannot import module {name!r} named in {where} ({type(exc).__name__}: {exc}); "
+                              "the module must be importable from the Python path (the `axonal` command "
+                              "also looks in the current folder); set AXONAL_DEBUG=1 for the traceback") from exc
+
+
+def _non_finite(data: Any, where: str = "") -> str | None:
+    """The dotted key of the first non-finite number (inf, nan) in raw recipe data, or None."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return where or "the recipe"
+    if isinstance(data, Mapping):
+        items = data.items()
+    elif isinstance(data, (list, tuple)):
+        items = enumerate(data)
+    else:
+        return None
+    for key, value in items:
+        found = _non_finite(value, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
 
 
 def _model_section(value: Any, where: str):
@@ -60,6 +120,25 @@ class Recipe(Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
     #: models trained on the same splits after the main one, for comparison (``axonal.train.baselines``)
     baselines: list[Any] = Field(default_factory=list)
+    #: the user's modules that register this recipe's model (imported by ``load_config``; see the module docstring)
+    imports: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _finite(cls, data):
+        key = _non_finite(data)
+        if key is not None:
+            raise ValueError(f"{key} is not a finite number; every number in a recipe must be finite "
+                             "(inf and nan are not settings): give a finite value")
+        return data
+
+    @field_validator("imports", mode="before")
+    @classmethod
+    def _module_names(cls, v):
+        try:
+            return _check_module_names(v, "imports")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("model", mode="before")
     @classmethod
@@ -105,6 +184,8 @@ class Recipe(Section):
         out = {k: d[k] for k in ("name", "description", "data", "encoder", "model", "optimiser", "training", "output")}
         if self.baselines:
             out["baselines"] = [b.model_dump(mode="json") for b in self.baselines]
+        if self.imports:
+            out["imports"] = list(self.imports)
         return out
 
 
@@ -135,6 +216,8 @@ def _format_error(err: dict, raw: Any) -> str:
     if loc and loc[-1].startswith(("function-after", "function-before")):
         loc = loc[:-1]
     where = ".".join(loc) or "the recipe"
+    if not loc and err["type"] == "value_error":
+        return err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         parent = _schema_at(err["loc"][:-1], raw)
         known = list(parent.model_fields) if parent else []
@@ -196,9 +279,18 @@ def _read_source(source: str | Path) -> dict:
     if path.is_file():
         if path.suffix.lower() not in (".yaml", ".yml", ".json"):
             raise ConfigError(f"{path}: recipe files must end in .yaml, .yml or .json")
-        return _parse_text(path.read_text(), str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"recipe file {path} is not text (byte {exc.start} is not UTF-8); a recipe is a "
+                              "YAML or JSON text file: check that the right file was given") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read recipe file {path} ({exc.strerror or exc}); check its permissions") from None
+        return _parse_text(text, str(path))
     recipes = available_recipes()
     name = str(source)
+    by_key = {_key(r): r for r in recipes}
+    name = by_key.get(_key(name), name)   # basicmotions -> basic_motions, like dataset names
     if name in recipes:
         for ext in (".yaml", ".yml", ".json"):
             entry = resources.files(__name__).joinpath(name + ext)
@@ -262,24 +354,30 @@ def upgrade_recipe(data: Mapping) -> dict:
     null`` for every neuron). A user's recipe is never upgraded silently: ``load_config`` reports
     old names and unknown keys."""
     out = json.loads(json.dumps(dict(data)))
-    sections = [out.get("model")] + list(out.get("baselines") or [])
+    baselines = out.get("baselines")
+    sections = [out.get("model")] + (list(baselines) if isinstance(baselines, list) else [])
     for section in sections:
         if not isinstance(section, dict):
-            continue
-        if section.get("neuron") in RENAMED_NEURONS:
+            continue   # load_config reports it
+        if isinstance(section.get("neuron"), str) and section["neuron"] in RENAMED_NEURONS:
             section["neuron"] = RENAMED_NEURONS[section["neuron"]]
         try:
             known = model_schema(section).model_fields
-        except ValueError:
+        except (ValueError, TypeError):
             continue   # load_config reports it
         for key in [k for k, v in section.items() if v is None and k not in known]:
             del section[key]
     return out
 
 
-def load_config(source: str | Path | Mapping | Recipe | None = None, overrides: Sequence[str] = ()) -> Recipe:
+def load_config(source: str | Path | Mapping | Recipe | None = None, overrides: Sequence[str] = (), *,
+                allow_imports: bool = True) -> Recipe:
     """A validated :class:`Recipe` from a file path, built-in recipe name, dict or Recipe
-    (``None``: all defaults), with dotted ``overrides`` applied."""
+    (``None``: all defaults), with dotted ``overrides`` applied.
+
+    The recipe's ``imports`` (the user's modules that register its model) are imported first;
+    with ``allow_imports=False`` (a recipe read back from a run folder) nothing is imported and
+    a module not yet imported is an error asking the user to import it."""
     if isinstance(source, Recipe):
         data = source.to_dict()
     elif isinstance(source, Mapping):
@@ -292,4 +390,15 @@ def load_config(source: str | Path | Mapping | Recipe | None = None, overrides: 
         raise ConfigError(f"a recipe is a file path, recipe name, dict or Recipe, got {type(source).__name__}")
     if overrides:
         data = apply_overrides(data, list(overrides))
+    if isinstance(data, Mapping) and data.get("imports"):
+        names = _check_module_names(data["imports"], "the recipe's imports")
+        if allow_imports:
+            import_modules(names, "the recipe's imports")
+        else:
+            missing = [n for n in names if n not in sys.modules]
+            if missing:
+                raise ConfigError(
+                    f"this run's model is registered by module(s) {', '.join(missing)} (the recipe's imports); "
+                    "axonal never imports code named by a run folder or checkpoint: import them yourself "
+                    f"first (`--import {missing[0]}` on the command line, `import {missing[0]}` in Python)")
     return _validate(data)

@@ -41,7 +41,8 @@ def comparison_row(name: str, architecture: str, results: dict, trainable: int, 
 def run_baselines(trainer, results: dict) -> list[dict]:
     """Train every baseline of ``trainer.config`` (whose main model is trained) and return the
     comparison rows, main model first. Each baseline is trained by a trainer of the same class
-    as ``trainer`` (``type(trainer)(recipe, run_dir=..., quiet=...)``)."""
+    as ``trainer`` (``type(trainer)(recipe, run_dir=..., quiet=..., overwrite=...)``); a baseline's folder
+    of an overwritten run is overwritten with it."""
     cfg = trainer.config
     main_params = _trainable(trainer.model)
     rows = [comparison_row("main", describe_model(cfg.model), results, main_params,
@@ -56,7 +57,7 @@ def run_baselines(trainer, results: dict) -> list[dict]:
         data["name"] = f"{cfg.name}:{arch}"
         data["model"] = section.model_dump(mode="json")
         run_dir = trainer.run_dir / "baselines" / f"{i}_{arch}"
-        sub = type(trainer)(data, run_dir=run_dir, quiet=trainer.quiet)
+        sub = type(trainer)(data, run_dir=run_dir, quiet=trainer.quiet, overwrite=getattr(trainer, "overwrite", False))
         trainer._log(f"baseline {i + 1}/{len(cfg.baselines)}: {arch}")
         res = sub.fit()
         rows.append(comparison_row(f"baseline {i}", describe_model(section), res, _trainable(sub.model), str(run_dir)))

@@ -16,6 +16,16 @@ the weights an existing JSON points to, and older weights are deleted only after
 is in place. An interruption at any moment therefore leaves the previous checkpoint whole.
 Loading checks the hash, so a truncated or corrupted file is reported, never half-loaded.
 Nothing here uses ``torch.load`` or pickle.
+
+A checkpoint JSON is untrusted input (a run folder may come from elsewhere): every field is
+checked before use (format, epoch, weights name, hash, RNG states), the weights file it names
+must be a plain ``<name>-e<epoch>-<hex>.safetensors`` directly inside the checkpoint folder, and
+anything wrong is a :class:`CheckpointError` that names the file and a fix that fits the case
+(another checkpoint of the run only where one exists; a fresh run when resuming needs
+``last.json``). Housekeeping deletes only files of this module's own naming inside the
+checkpoint folder: after a new JSON is committed, the other weights of that checkpoint name and
+temporary files a killed run left (``.<file>.<random>.tmp``); nothing named by a JSON is ever
+deleted, and nothing outside the folder is ever written or deleted.
 """
 from __future__ import annotations
 
@@ -34,7 +44,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-__all__ = ["CheckpointError", "atomic_write", "save_checkpoint", "load_checkpoint", "checkpoint_exists",
+__all__ = ["CheckpointError", "atomic_write", "save_checkpoint", "load_checkpoint", "checkpoint_exists", "remove_orphans",
+           "remove_checkpoints",
            "optimizer_state_to_tensors", "optimizer_state_from_tensors", "rng_state", "set_rng_state",
            "FORMAT"]
 
@@ -169,9 +180,10 @@ def save_checkpoint(folder: str | Path, name: str, *, model: torch.nn.Module, op
         header["scheduler"] = json.dumps(scheduler.state_dict())
     torch_rng, other_rng = rng_state()
     tensors["rng.torch"] = torch_rng
+    if not _CHECKPOINT_NAME.match(name):
+        raise ValueError(f"checkpoint name {name!r}: use letters, digits and _ only (e.g. 'last', 'best')")
     weights = folder / _weights_name(name, epoch)
     json_path = folder / f"{name}.json"
-    previous = _previous_weights(json_path)
     atomic_write(weights, lambda p: save_file(tensors, str(p), metadata=header))
     record = {"format": FORMAT, "name": name, "epoch": int(epoch), "weights": weights.name,
               "sha256": _sha256(weights), "rng": other_rng, **(meta or {})}
@@ -180,12 +192,70 @@ def save_checkpoint(folder: str | Path, name: str, *, model: torch.nn.Module, op
     except BaseException:
         weights.unlink(missing_ok=True)
         raise
-    if previous and previous != weights.name:
-        (folder / previous).unlink(missing_ok=True)
+    _remove_stale(folder, name, keep=weights.name)
     return json_path
 
 
+_CHECKPOINT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _WEIGHTS_NAME = re.compile(r"^[A-Za-z0-9_.-]+-e\d{5}-[0-9a-f]{8}\.safetensors$")
+
+
+def _stale_pattern(name: str) -> re.Pattern:
+    """Files of checkpoint ``name`` that only this module writes: its weights files and the
+    temporary files of its weights and JSON (``atomic_write``'s ``.<file>.<random>.tmp``)."""
+    n = re.escape(name)
+    weights = rf"{n}-e\d{{5}}-[0-9a-f]{{8}}\.safetensors"
+    return re.compile(rf"^(?:{weights}|\.(?:{weights}|{n}\.json)\.[A-Za-z0-9_]+\.tmp)$")
+
+
+def _remove_stale(folder: Path, name: str, keep: str) -> list[str]:
+    """Delete the files of checkpoint ``name`` in ``folder`` other than ``keep`` (the weights its
+    committed JSON names): older weights and temporary files left by a killed run. Only plain
+    files directly in ``folder`` whose names match :func:`_stale_pattern` are touched."""
+    pattern = _stale_pattern(name)
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name == keep or not pattern.match(entry.name):
+            continue
+        try:
+            if entry.is_symlink() or not entry.is_file():
+                continue
+            entry.unlink()
+            removed.append(entry.name)
+        except OSError:
+            pass  # housekeeping never fails a save
+    return removed
+
+
+def remove_checkpoints(folder: str | Path) -> None:
+    """Delete the checkpoints ``last`` and ``best`` of ``folder`` (an overwritten run): their
+    JSON files and every file of their naming (weights, temporary files). Nothing else."""
+    folder = Path(folder)
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    for name in ("last", "best"):
+        _remove_stale(folder, name, keep="")
+        target = folder / f"{name}.json"
+        if target.is_file() and not target.is_symlink():
+            target.unlink()
+
+
+def remove_orphans(folder: str | Path) -> list[str]:
+    """Housekeeping on resume: for each checkpoint of ``folder`` whose JSON is intact, delete the
+    weights and temporary files of the same name that it does not point to (left by a run that
+    was killed between writing and cleaning up). A JSON that cannot be read keeps its files.
+    Returns the names deleted."""
+    folder = Path(folder)
+    removed: list[str] = []
+    for name in ("last", "best"):
+        keep = _previous_weights(folder / f"{name}.json")
+        if keep is not None and (folder / keep).is_file():
+            removed += _remove_stale(folder, name, keep)
+    return removed
 
 
 def _weights_file(folder: Path, name) -> Path | None:
@@ -205,40 +275,99 @@ def _weights_file(folder: Path, name) -> Path | None:
 
 
 def _previous_weights(json_path: Path) -> str | None:
-    """The weights file the existing JSON points to, when it is one of ours (else ``None``, so
-    that a crafted JSON can never make a save delete a file outside the checkpoint folder)."""
+    """The weights file the existing JSON points to, when it is one of ours (else ``None``)."""
     try:
         name = json.loads(json_path.read_text()).get("weights")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return None
     return name if _weights_file(json_path.parent, name) is not None else None
+
+
+def _fix(path: Path, resume: bool) -> str:
+    """What to do about the broken checkpoint ``path``: another checkpoint of the run only when
+    one is there (never the broken one itself), a fresh run when a resume needs ``last.json``."""
+    other = {"last": "best", "best": "last"}.get(path.stem)
+    sibling = path.with_name(f"{other}.json") if other else None
+    sibling = sibling if sibling is not None and sibling.is_file() else None
+    if resume:
+        fix = ("a run resumes only from checkpoints/last.json: train again with the same command and "
+               "--overwrite, or into another --out folder")
+        if sibling is not None and other == "best":
+            fix += f"; its best checkpoint can still be evaluated: axonal eval {sibling}"
+        return fix
+    if sibling is not None:
+        what = "the best epoch" if other == "best" else "the latest epoch, which may not be the best"
+        return f"point to {sibling} instead ({what}), or delete the run folder and train again"
+    return "delete the run folder and train again, or point to a checkpoint of another run"
+
+
+def _bad_rng(states: Any) -> str | None:
+    """Why the JSON's numpy/python RNG states cannot be set (checked on scratch generators, so
+    the process's own RNGs are untouched), or None."""
+    if not isinstance(states, dict) or not isinstance(states.get("numpy"), list) \
+            or not isinstance(states.get("python"), list):
+        return "rng must be {numpy: [...], python: [...]}"
+    n, p = states["numpy"], states["python"]
+    def words(v, size):
+        return (isinstance(v, list) and len(v) == size
+                and all(isinstance(w, int) and not isinstance(w, bool) and 0 <= w < 2 ** 32 for w in v))
+    if not (len(n) == 5 and n[0] == "MT19937" and words(n[1], 624) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in n[2:4]) and isinstance(n[4], (int, float))):
+        return "rng.numpy is not a numpy MT19937 state"
+    if not (len(p) == 3 and words(p[1], 625) and (p[2] is None or isinstance(p[2], (int, float)))):
+        return "rng.python is not a python random state"
+    try:
+        np.random.RandomState().set_state((n[0], np.asarray(n[1], dtype=np.uint32), n[2], n[3], n[4]))
+        random.Random().setstate((p[0], tuple(p[1]), p[2]))
+    except (TypeError, ValueError, OverflowError, IndexError) as exc:
+        return f"rng state is invalid ({exc})"
+    return None
+
+
+def _check_record(record: Any, path: Path, fix: str) -> None:
+    """Every field of a checkpoint JSON that this module uses, checked before use."""
+    if not isinstance(record, dict) or record.get("format") != FORMAT or "weights" not in record:
+        raise CheckpointError(f"{path} is not an axonal checkpoint (expected format {FORMAT!r}); {fix}")
+    problems = []
+    epoch = record.get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch < 10 ** 7:
+        problems.append(f"epoch must be a whole number >= 0, got {epoch!r}")
+    sha = record.get("sha256")
+    if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
+        problems.append("sha256 must be 64 hex digits")
+    if "name" in record and not isinstance(record["name"], str):
+        problems.append(f"name must be text, got {type(record['name']).__name__}")
+    bad_rng = _bad_rng(record.get("rng"))
+    if bad_rng:
+        problems.append(bad_rng)
+    if problems:
+        raise CheckpointError(f"checkpoint file {path} is damaged: {'; '.join(problems)}; {fix}")
 
 
 def checkpoint_exists(folder: str | Path, name: str) -> bool:
     return (Path(folder) / f"{name}.json").is_file()
 
 
-def load_checkpoint(path: str | Path) -> dict:
+def load_checkpoint(path: str | Path, *, resume: bool = False) -> dict:
     """Read a checkpoint from its ``<name>.json`` path (or a folder holding ``last.json``).
 
     Returns the JSON record plus ``"tensors"`` (all tensors, verified against the stored hash),
     ``"optimizer"`` and ``"scheduler"`` metadata. Raises :class:`CheckpointError` naming the file
-    and what to do when anything is missing, truncated or corrupt.
+    and what to do when anything is missing, damaged, truncated or corrupt (``resume=True``: the
+    advice for a resume, which needs this very file).
     """
     path = Path(path)
     if path.is_dir():
         path = path / "last.json"
-    fix = ("delete the run folder and train again, or point to another checkpoint "
-           "(e.g. checkpoints/best.json instead of last.json)")
+    fix = _fix(path, resume)
     if not path.is_file():
         raise CheckpointError(f"checkpoint file {path} does not exist; give a run folder, its checkpoints/ "
                               "folder or a checkpoint's .json file")
     try:
         record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CheckpointError(f"checkpoint file {path} is corrupt or truncated ({type(exc).__name__}: {exc}); {fix}") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT or "weights" not in record:
-        raise CheckpointError(f"{path} is not an axonal checkpoint (expected format {FORMAT!r}); {fix}")
+    _check_record(record, path, fix)
     weights = _weights_file(path.parent, record["weights"])
     if weights is None:
         raise CheckpointError(f"{path} names weights {record['weights']!r}, which is not a weights file of "
@@ -255,9 +384,12 @@ def load_checkpoint(path: str | Path) -> dict:
             header = f.metadata() or {}
     except Exception as exc:  # safetensors raises its own error types
         raise CheckpointError(f"checkpoint weights {weights} cannot be read ({exc}); {fix}") from None
+    try:
+        record["optimizer"] = json.loads(header["optimizer"]) if "optimizer" in header else None
+        record["scheduler"] = json.loads(header["scheduler"]) if "scheduler" in header else None
+    except (ValueError, RecursionError) as exc:
+        raise CheckpointError(f"checkpoint weights {weights} hold unreadable optimiser metadata ({exc}); {fix}") from None
     record["tensors"] = tensors
-    record["optimizer"] = json.loads(header["optimizer"]) if "optimizer" in header else None
-    record["scheduler"] = json.loads(header["scheduler"]) if "scheduler" in header else None
     record["path"] = str(path)
     return record
 
@@ -275,10 +407,19 @@ def restore(record: dict, model: torch.nn.Module, optimizer=None, scheduler=None
         first = str(exc).strip().splitlines()
         raise CheckpointError(f"checkpoint {record.get('path')} does not fit this model ({' '.join(first[:3])}); "
                               "was the recipe's model section changed?") from None
-    if optimizer is not None and record.get("optimizer") is not None:
-        opt = {k: v for k, v in record["tensors"].items() if k.startswith("optim.")}
-        optimizer_state_from_tensors(optimizer, opt, record["optimizer"])
-    if scheduler is not None and record.get("scheduler") is not None:
-        scheduler.load_state_dict(record["scheduler"])
-    if rng:
-        set_rng_state(record["tensors"]["rng.torch"], record["rng"])
+    where = f"checkpoint {record.get('path')}"
+    try:
+        if optimizer is not None and record.get("optimizer") is not None:
+            opt = {k: v for k, v in record["tensors"].items() if k.startswith("optim.")}
+            optimizer_state_from_tensors(optimizer, opt, record["optimizer"])
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError) as exc:
+        raise CheckpointError(f"{where}: its optimiser state does not fit this optimiser ({exc}); was the "
+                              "recipe's optimiser section changed?") from None
+    try:
+        if scheduler is not None and record.get("scheduler") is not None:
+            scheduler.load_state_dict(record["scheduler"])
+        if rng:
+            set_rng_state(record["tensors"]["rng.torch"], record["rng"])
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError, OverflowError) as exc:
+        raise CheckpointError(f"{where}: its scheduler or RNG state cannot be restored ({type(exc).__name__}: "
+                              f"{exc}); the file is damaged: train again") from None

@@ -12,10 +12,9 @@ from pathlib import Path
 
 from ..data import make_loader
 from ..metrics.report_card import DEFAULT_TABLES, ReportCard, combine_cards, report_card
-from ..recipes import load_config, upgrade_recipe
 from . import checkpoint as ckpt
 from .baselines import describe_model
-from .trainer import Trainer, resolve_checkpoint
+from .trainer import Trainer, recipe_of, resolve_checkpoint
 
 __all__ = ["report_run", "load_run"]
 
@@ -23,8 +22,7 @@ __all__ = ["report_run", "load_run"]
 def load_run(run_dir: str | Path) -> Trainer:
     """A built trainer of ``run_dir`` whose model holds the best checkpoint's weights."""
     record = ckpt.load_checkpoint(resolve_checkpoint(run_dir))
-    trainer = Trainer(load_config(upgrade_recipe(record["config"])), run_dir=Path(record["path"]).parent.parent,
-                      quiet=True)
+    trainer = Trainer(recipe_of(record), run_dir=Path(record["path"]).parent.parent, quiet=True)
     trainer.build()
     ckpt.restore(record, trainer.model, rng=False)
     return trainer

@@ -14,6 +14,11 @@ Model hooks, used when the model has them: ``optimizer_groups(lr, weight_decay)`
 optimiser parameter groups), ``start_epoch(epoch, epochs)`` (before each training epoch) and
 ``after_step()`` (after each optimiser step); ``axonal.models.dcls_delays`` uses all three.
 
+Run folders are not overwritten by accident: training into a folder that holds a run of another
+recipe is refused unless ``overwrite=True`` (``axonal train --overwrite``) or the run is resumed;
+a folder path that is a file or cannot be written is reported before any work starts.
+``load_model(run_dir, which="best")`` gives a trained model back with its weights.
+
 Reproducibility: every seed comes from the recipe; each epoch's shuffling order is derived from
 ``(seed, epoch)`` alone, and the torch / numpy / python RNG states are saved with every
 checkpoint, so ``Trainer.resume(run_dir).fit()`` after an interruption ends with the same
@@ -23,9 +28,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import random
 import sys
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -42,11 +49,14 @@ from ..encoding import get_encoder
 from ..metrics import SpikeMonitor, energy
 from ..models import build_model
 from ..provenance import environment
-from ..recipes import Recipe, load_config, upgrade_recipe
+from ..recipes import ConfigError, Recipe, load_config, upgrade_recipe
 from . import checkpoint as ckpt
 from .baselines import run_baselines
 
-__all__ = ["Trainer", "evaluate_checkpoint", "epoch_seed", "environment"]
+__all__ = ["Trainer", "evaluate_checkpoint", "load_model", "epoch_seed", "environment"]
+
+#: the files ``Trainer.fit`` writes into a run folder (besides ``checkpoints/``); an overwrite removes these only
+RUN_FILES = ("config.json", "metrics.csv", "metrics.json", "results.json", "raster.png", "training_curves.png")
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -79,9 +89,10 @@ class Trainer:
 
     def __init__(self, config: Recipe | str | Path | dict, *, overrides: Sequence[str] = (),
                  run_dir: str | Path | None = None, quiet: bool = False,
-                 callbacks: Sequence[Callable] = ()):
+                 callbacks: Sequence[Callable] = (), overwrite: bool = False):
         self.config = config if isinstance(config, Recipe) and not overrides else load_config(config, overrides)
         self.run_dir = Path(run_dir if run_dir is not None else self.config.output.dir)
+        self.overwrite = overwrite
         self.quiet = quiet
         self.callbacks = list(callbacks)
         self.history: list[dict] = []
@@ -97,8 +108,16 @@ class Trainer:
         ``config`` (optional) must equal the run's recipe except for ``training.epochs`` and
         ``output``; otherwise the run's own recipe is used.
         """
-        record = ckpt.load_checkpoint(Path(run_dir) / "checkpoints" / "last.json")
-        stored = load_config(upgrade_recipe(record["config"]))
+        folder = Path(run_dir) / "checkpoints"
+        record = ckpt.load_checkpoint(folder / "last.json", resume=True)
+        stored = recipe_of(record)
+        history, state = _run_state(record)
+        if config is not None and config.training.epochs < record["epoch"]:
+            raise ValueError(
+                f"{run_dir} has already run {record['epoch']} epochs, so training.epochs={config.training.epochs} "
+                f"would train nothing (and record epochs: {config.training.epochs} beside epochs_run: "
+                f"{record['epoch']}); give training.epochs above {record['epoch']} to train on, or test the "
+                f"run as it is with: axonal eval {run_dir}")
         if config is not None:
             a, b = stored.to_dict(), config.to_dict()
             a["training"]["epochs"] = b["training"]["epochs"]
@@ -108,12 +127,15 @@ class Trainer:
                 raise ValueError(f"cannot resume {run_dir} with a different recipe (changed: {', '.join(diff)}); "
                                  "resume without a recipe, or only change training.epochs")
             stored = config
+        ckpt.remove_orphans(folder)   # weights and temporary files a killed run left behind
         trainer = cls(stored, run_dir=run_dir, quiet=quiet, callbacks=callbacks)
         trainer._resume_record = record
+        trainer.history, trainer.state = history, state
         return trainer
 
     def build(self) -> "Trainer":
-        """Seed, load the data, build encoder, model, optimiser and scheduler."""
+        """Seed, load the data, build encoder, model, optimiser and scheduler; a resumed trainer
+        (:meth:`resume`) also loads the checkpoint's weights, optimiser, scheduler and RNG states."""
         cfg = self.config
         if cfg.training.threads:
             torch.set_num_threads(cfg.training.threads)
@@ -134,8 +156,7 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not self.trains_by_gradient:
             self.optimizer = self.scheduler = None
-            self._built = True
-            return self
+            return self._restored()
         if callable(getattr(self.model, "optimizer_groups", None)):
             # a model with its own parameter groups (e.g. DCLS delays: positions at another lr)
             params = [g for g in self.model.optimizer_groups(lr=o.lr, weight_decay=o.weight_decay)
@@ -152,6 +173,12 @@ class Trainer:
             self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=s.step_size, gamma=s.gamma)
         else:
             self.scheduler = None
+        return self._restored()
+
+    def _restored(self) -> "Trainer":
+        record = getattr(self, "_resume_record", None)
+        if record is not None:
+            ckpt.restore(record, self.model, self.optimizer, self.scheduler, rng=True)
         self._built = True
         return self
 
@@ -219,7 +246,7 @@ class Trainer:
         if mon is not None and n:
             rep = mon.report()
             e = energy(rep)
-            out.update(firing_rate=rep.firing_rate, synops=rep.synops, acs=rep.acs, macs=rep.macs,
+            out.update(steps=rep.steps, firing_rate=rep.firing_rate, synops=rep.synops, acs=rep.acs, macs=rep.macs,
                        dense_macs=rep.dense_macs, energy_j=e.snn, energy_dense_j=e.ann,
                        energy=e.to_dict(), layers=[asdict(layer) for layer in rep.layers],
                        synapses=[asdict(s) for s in rep.synapses])
@@ -259,20 +286,57 @@ class Trainer:
         else:
             print(text, file=sys.stderr, flush=True)
 
+    def _prepare_run_dir(self, resuming: bool) -> None:
+        """Check the run folder before any work: a folder (not a file), writable, and not holding a
+        run of another recipe unless ``overwrite`` (a resume continues its own run)."""
+        d = self.run_dir
+        where = f"run folder {d} (--out, or output.dir in the recipe)"
+        if d.exists() and not d.is_dir():
+            raise ValueError(f"{where} is a file, not a folder; give a folder path")
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=d):
+                pass
+        except OSError as exc:
+            raise ValueError(f"cannot write into {where} ({exc.strerror or exc}); choose a writable place "
+                             "with --out") from None
+        if resuming:
+            return
+        old = d / "config.json"
+        if not (old.exists() or (d / "checkpoints").exists() or (d / "results.json").exists()):
+            return
+        try:
+            previous = json.loads(old.read_text())
+        except (OSError, ValueError, RecursionError):
+            previous = None
+        mine = self.config.to_dict()
+        same = isinstance(previous, dict) and _differences(
+            {k: v for k, v in previous.items() if k != "output"}, {k: v for k, v in mine.items() if k != "output"}) == []
+        if not same and not self.overwrite:
+            what = (f"a run of recipe {previous.get('name')!r} with other settings" if isinstance(previous, dict)
+                    else "files of an earlier run")
+            raise FileExistsError(f"{d} already holds {what}; train into another folder (--out), continue "
+                                  f"it with --resume {d}, or replace it with --overwrite")
+        self._log(f"{'replacing' if not same else 'training again over'} the earlier run in {d}")
+        for name in RUN_FILES:
+            target = d / name
+            if target.is_file() and not target.is_symlink():
+                target.unlink()
+        ckpt.remove_checkpoints(d / "checkpoints")
+
     def fit(self) -> dict:
         """Train (or continue) to ``training.epochs`` or early stop, then test. Returns the results dict."""
+        record = getattr(self, "_resume_record", None)
+        self._prepare_run_dir(resuming=record is not None)
         if not self._built:
             self.build()
         cfg = self.config
         start = 0
-        record = getattr(self, "_resume_record", None)
         if record is not None:
-            ckpt.restore(record, self.model, self.optimizer, self.scheduler, rng=True)
-            self.history = list(record.get("history", []))
-            self.state = dict(record.get("trainer_state", self.state))
             start = int(record["epoch"])
             self._log(f"resuming {self.run_dir} after epoch {start}")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+            if self.state["stopped_early"] and start < cfg.training.epochs:
+                self._log(f"this run stopped early after epoch {start}; it is tested again, not trained on")
         ckpt.write_json(self.run_dir / "config.json", cfg.to_dict())
         has_val = len(self.splits.val) > 0
         es = cfg.training.early_stopping
@@ -411,6 +475,72 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
+def recipe_of(record: dict) -> Recipe:
+    """The recipe a checkpoint record holds, validated; nothing named in it is imported (a run
+    folder is untrusted: the user imports their model's module). Raises :class:`CheckpointError`."""
+    where = record.get("path", "the checkpoint")
+    config = record.get("config")
+    if not isinstance(config, dict):
+        raise ckpt.CheckpointError(f"checkpoint {where} holds no recipe (its 'config' is missing or not a mapping), "
+                                   "so its model cannot be rebuilt; it was not written by axonal's Trainer or "
+                                   "is damaged: train again")
+    try:
+        return load_config(upgrade_recipe(config), allow_imports=False)
+    except ConfigError as exc:
+        raise ckpt.CheckpointError(f"checkpoint {where}: {exc}") from None
+
+
+def _run_state(record: dict) -> tuple[list[dict], dict]:
+    """The metrics history and trainer state of a ``last`` checkpoint, checked (they drive the
+    resumed loop: early stopping compares numbers, the epoch count must match the history)."""
+    where = record.get("path", "the checkpoint")
+    history, state = record.get("history"), record.get("trainer_state")
+    problems = []
+    if not (isinstance(history, list) and all(isinstance(r, dict) for r in history)):
+        problems.append("history must be a list of per-epoch rows")
+    elif len(history) != record["epoch"] or [r.get("epoch") for r in history] != list(range(1, len(history) + 1)):
+        problems.append(f"history rows do not number epochs 1..{record['epoch']}")
+    number = (int, float)
+    if not (isinstance(state, dict) and {"best_value", "best_epoch", "bad_epochs", "stopped_early"} <= set(state)
+            and (state.get("best_value") is None or (isinstance(state["best_value"], number)
+                                                     and not isinstance(state["best_value"], bool)))
+            and (state.get("best_epoch") is None or (type(state["best_epoch"]) is int))
+            and type(state.get("bad_epochs")) is int and state["bad_epochs"] >= 0
+            and isinstance(state.get("stopped_early"), bool)):
+        problems.append("trainer_state must hold best_value (number or null), best_epoch, bad_epochs, stopped_early")
+    if problems:
+        raise ckpt.CheckpointError(f"checkpoint file {where} is damaged: {'; '.join(problems)}; "
+                                   f"{ckpt._fix(Path(where), resume=True)}")
+    return list(history), dict(state)
+
+
+def load_model(run_dir: str | Path, which: str = "best", *, device: str | torch.device = "cpu") -> nn.Module:
+    """The trained model of a run folder with its weights, ready for inference (``eval()`` mode).
+
+    ``which``: ``"best"`` (the checkpoint the final test used) or ``"last"`` (the latest epoch);
+    ``run_dir`` may also be a checkpoint's ``.json``. The model is rebuilt from the recipe the
+    run recorded (its dataset is loaded to size it, as in training) and its weights are loaded
+    by name, no prefix to strip. A model of the user's own module needs that module imported
+    first (a run folder never makes axonal import code). The process's RNG states are left as
+    they were. Raises :class:`CheckpointError` naming the file and the fix.
+    """
+    if which not in ("best", "last"):
+        raise ValueError(f"which must be 'best' or 'last', got {which!r}")
+    path = Path(run_dir)
+    if path.is_dir():
+        path = path / "checkpoints" / f"{which}.json" if (path / "checkpoints").is_dir() else path / f"{which}.json"
+    record = ckpt.load_checkpoint(resolve_checkpoint(path))
+    recipe = recipe_of(record)
+    torch_rng, other_rng = ckpt.rng_state()
+    try:
+        trainer = Trainer(recipe, run_dir=Path(record["path"]).parent.parent, quiet=True)
+        trainer.build()
+        ckpt.restore(record, trainer.model, rng=False)
+    finally:
+        ckpt.set_rng_state(torch_rng, other_rng)
+    return trainer.model.to(device).eval()
+
+
 def evaluate_checkpoint(path: str | Path, split: str = "test") -> dict:
     """Rebuild a run's model from a checkpoint (recipe + weights) and evaluate it on ``split``.
 
@@ -420,7 +550,7 @@ def evaluate_checkpoint(path: str | Path, split: str = "test") -> dict:
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be train, val or test, got {split!r}")
     record = ckpt.load_checkpoint(resolve_checkpoint(path))
-    trainer = Trainer(load_config(upgrade_recipe(record["config"])), run_dir=Path(record["path"]).parent.parent, quiet=True)
+    trainer = Trainer(recipe_of(record), run_dir=Path(record["path"]).parent.parent, quiet=True)
     trainer.build()
     ckpt.restore(record, trainer.model, rng=False)
     result = trainer.evaluate(split, monitor=True)

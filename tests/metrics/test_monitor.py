@@ -23,6 +23,7 @@ from axonal.metrics import (
     summarize,
     synaptic_operations,
 )
+from axonal.encoding import DirectEncoder, LatencyEncoder, RateEncoder
 from axonal.network import Temporal
 
 
@@ -415,3 +416,19 @@ def test_protocol_may_return_full_count():
         m(torch.ones(1, 1, 2))
     s = mon.report().synapses[0]
     assert (s.acs, s.macs, s.dense_macs) == (0.0, 4.0, 8.0)
+
+
+@pytest.mark.parametrize("encoder", [
+    lambda: RateEncoder(num_steps=25, seed=0),
+    lambda: LatencyEncoder(num_steps=25),
+    lambda: DirectEncoder(num_steps=25)], ids=["rate", "latency", "direct"])
+def test_an_encoder_that_creates_the_time_axis_gives_samples_and_steps(encoder):
+    # static [B=450, 64] input: the first Temporal layer (the encoder) makes [25, 450, 64];
+    # samples and steps come from that time-major tensor, not from the static input
+    model = axonal.Sequential(encoder(), nn.Linear(64, 8), axonal.LIF(8))
+    x = torch.rand(450, 64)
+    with SpikeMonitor(model) as mon:
+        model(x)
+    rep = mon.report()
+    assert (rep.samples, rep.steps) == (450, 25)
+    assert rep.synapses[0].dense_macs == 25 * 64 * 8       # per sample: T x in x out

@@ -11,7 +11,7 @@ import torch
 from axonal.recipes import load_config
 from axonal.models import LeakyIntegrator, SpikingClassifier, build_model
 from axonal.neurons.readout import LeakyIntegratorState
-from axonal.train import CheckpointError, Trainer, evaluate_checkpoint, load_checkpoint, save_checkpoint
+from axonal.train import CheckpointError, Trainer, evaluate_checkpoint, load_checkpoint, load_model, save_checkpoint
 from axonal.train import checkpoint as ckpt
 
 TINY = {
@@ -247,7 +247,7 @@ def test_classifier_builds_every_neuron_and_readout(neuron, extra, readout):
 
 # ----------------------------------------------------------------------------- main recipe
 def test_main_recipe_learns_basicmotions(tmp_path):
-    res = Trainer("basicmotions", run_dir=tmp_path, quiet=True,
+    res = Trainer("basic_motions", run_dir=tmp_path, quiet=True,
                   overrides=["output.raster=false", "output.curves=false"]).fit()
     assert res["test"]["accuracy"] >= 0.9
     assert res["test"]["synops"] > 0 and res["test"]["energy_j"] < res["test"]["energy_dense_j"]
@@ -256,5 +256,151 @@ def test_main_recipe_learns_basicmotions(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_main_recipe_learns_basicmotions_other_seeds(tmp_path, seed):
-    res = Trainer("basicmotions", run_dir=tmp_path, quiet=True, overrides=[f"training.seed={seed}"]).fit()
+    res = Trainer("basic_motions", run_dir=tmp_path, quiet=True, overrides=[f"training.seed={seed}"]).fit()
     assert res["test"]["accuracy"] >= 0.9
+
+
+# ----------------------------------------------------------------------------- per-sample metrics
+ENCODED = [  # (data, encoder, steps the network sees)
+    ({"name": "digits"}, {"name": "rate", "options": {"num_steps": 7, "seed": 0}}, 7),
+    ({"name": "digits"}, {"name": "latency", "options": {"num_steps": 7, "normalize": True}}, 7),
+    ({"name": "digits"}, {"name": "direct", "options": {"num_steps": 7}}, 7),
+    ({"name": "temporal_pattern", "options": {"n_train": 24, "n_test": 20, "n_steps": 60}}, {"name": "direct"}, 60),
+    ({"name": "temporal_pattern", "options": {"n_train": 24, "n_test": 20, "n_steps": 60}},
+     {"name": "rate", "options": {"seed": 0}}, 60),
+    ({"name": "temporal_pattern", "options": {"n_train": 24, "n_test": 20, "n_steps": 60}},
+     {"name": "delta", "options": {"threshold": 0.1}}, 60),
+]
+
+
+@pytest.mark.parametrize("data,encoder,steps", ENCODED, ids=lambda v: v.get("name") if isinstance(v, dict) else str(v))
+def test_results_record_the_steps_and_samples_of_every_encoder(tmp_path, data, encoder, steps):
+    # issue 22: an encoder that creates the time axis made SpikeMonitor read the static batch
+    # [B, C] as [T, B] ("steps": 56.25, SynOps per sample off by B/C); per-sample numbers must
+    # also not depend on how the test split is batched
+    cfg = {"name": "enc", "data": {**data, "batch_size": 16}, "encoder": encoder,
+           "model": {"hidden": [8], "recurrent": False}, "training": {"epochs": 1, "seed": 1},
+           "output": {"raster": False, "curves": False}}
+    trainer = Trainer(load_config(cfg), run_dir=tmp_path, quiet=True)
+    trainer.fit()
+    test = json.loads((tmp_path / "results.json").read_text())["test"]
+    weight = ckpt.model_state(load_checkpoint(tmp_path / "checkpoints" / "best.json"))["net.layers.0.weight"]
+    assert test["samples"] > 16 and test["steps"] == steps and test["energy"]["steps"] == steps
+    first = test["synapses"][0]
+    assert first["name"] == "net.layers.0" and first["dense_macs"] == steps * weight.numel()  # per sample
+    trainer.config.data.batch_size = 450                  # the same model, the split in one batch
+    again = trainer.evaluate("test", monitor=True)
+    assert again["samples"] == test["samples"] and again["steps"] == steps
+    assert again["dense_macs"] == pytest.approx(test["dense_macs"], rel=1e-9)
+    if encoder["name"] != "rate":   # deterministic encoders: the same counts however the split is batched
+        assert again["synops"] == pytest.approx(test["synops"], rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- getting a run back
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("tiny") / "run"
+    trainer = Trainer(_tiny(epochs=2), run_dir=run, quiet=True)
+    trainer.fit()
+    return run, {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def _copy(run, tmp_path):
+    import shutil
+
+    shutil.copytree(run, tmp_path / "copy")
+    return tmp_path / "copy"
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_load_model_gives_the_trained_weights_without_prefix_stripping(tiny_run):
+    import numpy as np
+
+    run, _ = tiny_run
+    best = ckpt.model_state(load_checkpoint(run / "checkpoints" / "best.json"))
+    last = ckpt.model_state(load_checkpoint(run / "checkpoints" / "last.json"))
+    state = torch.random.get_rng_state(), np.random.get_state()[1].copy()
+    model = load_model(run)
+    assert torch.equal(state[0], torch.random.get_rng_state()) and np.array_equal(state[1], np.random.get_state()[1])
+    assert isinstance(model, SpikingClassifier) and not model.training
+    assert _same(model.state_dict(), best)
+    assert _same(load_model(run, which="last").state_dict(), last)
+    assert _same(load_model(run / "checkpoints" / "last.json").state_dict(), last)
+    results = json.loads((run / "results.json").read_text())
+    from axonal.data import load_dataset, make_loader
+
+    splits = load_dataset("temporal_pattern", seed=3, val_fraction=0.2, n_train=40, n_test=16, n_steps=60)
+    correct = sum(int((model(x).argmax(1) == y).sum()) for x, y in make_loader(splits.test, batch_size=8))
+    assert correct / len(splits.test) == results["test"]["accuracy"]
+    with pytest.raises(ValueError, match="'best' or 'last'"):
+        load_model(run, which="final")
+
+
+def test_a_resumed_trainer_has_the_checkpoints_weights_after_build(tiny_run, tmp_path):
+    run = _copy(tiny_run[0], tmp_path)
+    last = ckpt.model_state(load_checkpoint(run / "checkpoints" / "last.json"))
+    orphans = [run / "checkpoints" / ".last.json.x7_k2.tmp", run / "checkpoints" / "last-e00001-00c0ffee.safetensors"]
+    for orphan in orphans:                    # what a run killed between writing and cleaning leaves
+        orphan.write_bytes(b"x")
+    trainer = Trainer.resume(run, quiet=True).build()
+    assert _same(trainer.model.state_dict(), last)
+    assert [r["epoch"] for r in trainer.history] == [1, 2]
+    assert not any(orphan.exists() for orphan in orphans)
+
+
+def test_resuming_with_fewer_epochs_than_already_run_is_refused(tiny_run, tmp_path):
+    run = _copy(tiny_run[0], tmp_path)
+    with pytest.raises(ValueError, match=r"already run 2 epochs, so training.epochs=1 would train nothing"):
+        Trainer.resume(run, config=_tiny(epochs=1))
+    assert json.loads((run / "results.json").read_text())["config"]["training"]["epochs"] == 2
+
+
+@pytest.mark.parametrize("damage,needle", [
+    (lambda r: r.pop("config"), "holds no recipe"),
+    (lambda r: r.update(config={"model": {"hidden": "many"}}), "model.hidden"),
+    (lambda r: r.update(config={**r["config"], "imports": ["tc_not_imported_module"]}), "--import tc_not_imported"),
+    (lambda r: r.update(history=r["history"][:1]), "history rows do not number epochs 1..2"),
+    (lambda r: r.update(history="rows"), "history must be a list"),
+    (lambda r: r["trainer_state"].update(best_value="low"), "trainer_state must hold"),
+    (lambda r: r.pop("trainer_state"), "trainer_state must hold"),
+])
+def test_a_damaged_run_record_is_a_checkpoint_error_naming_the_file(tiny_run, tmp_path, damage, needle):
+    run = _copy(tiny_run[0], tmp_path)
+    path = run / "checkpoints" / "last.json"
+    record = json.loads(path.read_text())
+    damage(record)
+    path.write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match=needle) as info:
+        Trainer.resume(run)
+    assert str(path) in str(info.value)
+
+
+def test_a_run_folder_of_another_recipe_is_not_overwritten_without_overwrite(tiny_run, tmp_path):
+    run = _copy(tiny_run[0], tmp_path)
+    before = (run / "results.json").read_text()
+    with pytest.raises(FileExistsError, match="already holds a run of recipe 'tiny' with other settings.*--overwrite"):
+        Trainer(_tiny(epochs=1, seed=4), run_dir=run, quiet=True).fit()
+    assert (run / "results.json").read_text() == before
+    (run / "notes.txt").write_text("mine")
+    (run / "checkpoints" / ".last.json.abc123.tmp").write_text("orphan")
+    res = Trainer(_tiny(epochs=1, seed=4), run_dir=run, quiet=True, overwrite=True).fit()
+    assert res["epochs_run"] == 1 and (run / "notes.txt").read_text() == "mine"
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert len(names) == 4 and names[:2] == ["best-e00001-" + names[0][12:], "best.json"]   # no old epoch-2 files
+    # the same recipe again: trains over it (nothing of another recipe is lost)
+    assert Trainer(_tiny(epochs=1, seed=4), run_dir=run, quiet=True).fit()["epochs_run"] == 1
+
+
+def test_a_run_folder_that_is_a_file_or_unwritable_is_reported_before_training(tmp_path, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    built = []
+    monkeypatch.setattr(Trainer, "build", lambda self: built.append(1))
+    with pytest.raises(ValueError, match=r"run folder .*afile \(--out.*is a file, not a folder"):
+        Trainer(_tiny(), run_dir=afile, quiet=True).fit()
+    with pytest.raises(ValueError, match=r"cannot write into run folder .*afile/run.*choose a writable place"):
+        Trainer(_tiny(), run_dir=afile / "run", quiet=True).fit()
+    assert not built and afile.read_text() == "x"
