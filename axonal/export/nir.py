@@ -245,6 +245,11 @@ def _first_shape(layer: nn.Module) -> tuple[int, ...] | None:
     for attr in ("in_features",):
         if hasattr(layer, attr):
             return (int(getattr(layer, attr)),)
+    if isinstance(layer, Recurrent):
+        return tuple(layer.size)
+    if isinstance(layer, (Scale, Threshold)):
+        t = layer.scale if isinstance(layer, Scale) else layer.threshold
+        return tuple(t.shape) if t.ndim else None
     size = getattr(layer, "size", None)
     return tuple(size) if size else None
 
@@ -521,8 +526,9 @@ def _tau_steps(beta, axonal_dt):
 
 
 def _gain_layer(gain, offset, shape):
-    gain = np.broadcast_to(_f(gain), shape)
-    offset = np.broadcast_to(_f(offset), shape)
+    gain = np.broadcast_to(_f(gain), shape).copy()
+    gain[np.abs(gain - 1) <= 1e-12] = 1.0       # r = 1/(1-beta) written in float64: gain 1
+    offset = np.broadcast_to(_f(offset), shape).copy()
     if np.all(gain == 1) and np.all(offset == 0):
         return None
     return Scale(torch.as_tensor(gain, dtype=torch.float32),
@@ -733,12 +739,11 @@ def from_nir(graph_or_path, dt: float | None = None, *, reset: str | None = None
                 if isinstance(e, NIRImportError):
                     raise
                 raise NIRImportError(f"{who}: parameters axonal cannot take: {e}") from None
-            new = ([gain] if gain is not None else [])
             if name in recurrent:
-                rec_name, rec = recurrent[name]
-                new += _recurrent(neuron, rec, gain, who)
+                new = _recurrent(neuron, recurrent[name][1], gain, who)
             else:
-                new += list(neuron) if isinstance(neuron, tuple) else [neuron]
+                new = ([gain] if gain is not None else []) + (
+                    list(neuron) if isinstance(neuron, tuple) else [neuron])
         else:
             new = _stateless_import(node, o, who, shape)
         for layer in new:
@@ -753,25 +758,28 @@ def from_nir(graph_or_path, dt: float | None = None, *, reset: str | None = None
     return Sequential(*layers)
 
 
-def _recurrent(neuron, rec, gain_layer, who):
+def _recurrent(neuron, rec, gain_layer, who) -> list:
+    """[gain layer?, Recurrent(neuron)] for ``neuron`` fed back through ``rec``: the neuron's
+    input gain g scales the recurrent weights too, and a recurrent bias b (added every step)
+    joins the gain layer's offset: input g (x + b + s W^T)."""
     if isinstance(neuron, tuple) or not isinstance(neuron, (LIF, IF, CurrentBasedLIF)):
         raise NIRImportError(f"{who}: recurrent weights on a non-spiking neuron are not supported")
     w = np.asarray(rec.weight, dtype=np.float64)
     n = w.shape[0]
     if w.shape != (n, n):
         raise NIRImportError(f"{who}: recurrent weight must be square, got {w.shape}")
-    if getattr(rec, "bias", None) is not None and np.any(np.asarray(rec.bias) != 0):
-        raise NIRImportError(f"{who}: a recurrent Affine with a bias is not supported; fold the bias "
-                             "into the feed-forward layer")
-    if gain_layer is not None:
-        if gain_layer.offset is not None:
-            raise NIRImportError(f"{who}: v_leak != 0 with recurrent weights is not supported")
-        w = w * gain_layer.scale.double().numpy().reshape(-1, 1)
+    g = np.ones(n) if gain_layer is None else np.broadcast_to(gain_layer.scale.double().numpy(), (n,))
+    off = np.zeros(n) if gain_layer is None or gain_layer.offset is None else \
+        np.broadcast_to(gain_layer.offset.double().numpy(), (n,))
+    bias = getattr(rec, "bias", None)
+    if bias is not None:
+        off = off + g * np.asarray(bias, dtype=np.float64)
     neuron.size = (n,)
     layer = Recurrent(neuron)
     with torch.no_grad():
-        layer.weight.copy_(torch.as_tensor(w, dtype=torch.float32))
-    return [layer]
+        layer.weight.copy_(torch.as_tensor(w * g.reshape(-1, 1), dtype=torch.float32))
+    gain = _gain_layer(g, off, (n,))
+    return ([gain] if gain is not None else []) + [layer]
 
 
 def _type_of(t, key):
