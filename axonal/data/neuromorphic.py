@@ -194,7 +194,7 @@ def _integers(values: np.ndarray, what: str, where: str) -> np.ndarray:
     bad = np.nonzero(~np.isfinite(a) | (a != np.round(a)) | (np.abs(a) > 2 ** 62))[0]
     if bad.size:
         k = int(bad[0])
-        raise EventFileError(f"{where}: {what} must be whole numbers; entry {k} is {a.reshape(-1)[k]!r}")
+        raise EventFileError(f"{where}: {what} must be whole numbers; entry {k} is {a.reshape(-1)[k].item()!r}")
     return a.astype(np.int64)
 
 
@@ -274,7 +274,7 @@ def _read_heidelberg_open(f, path: Path, n_channels: int, n_classes: int | None,
         bad = ~np.isfinite(t_us) | (t_us < 0) | (t_us >= _MAX_T_US)
         if bad.any():
             k = int(np.nonzero(bad)[0][0])
-            raise EventFileError(f"{where}, spike {k} has time {t[k]} s; times must be finite, >= 0 and "
+            raise EventFileError(f"{where}, spike {k} has time {t[k]:.6g} s; times must be finite, >= 0 and "
                                  f"below {_MAX_T_US / 1e6:.3g} s (microseconds must fit int64)")
         ev = np.empty(t.size, dtype=AUDIO_DTYPE)
         ev["t"] = t_us.astype(np.int64)          # truncation, as Tonic's int cast

@@ -91,17 +91,6 @@ def _label(target, i) -> int:
     return int(t.reshape(-1)[0])
 
 
-def _materialise(seqs: TonicSequences, n_steps: int | None) -> SequenceDataset:
-    xs, ys = zip(*(seqs[i] for i in range(len(seqs)))) if len(seqs) else ((), ())
-    if not xs:
-        raise ValueError("the dataset is empty")
-    x, lengths = pad_sequences(list(xs), n_steps)
-    y = torch.as_tensor(ys, dtype=torch.long)
-    if int(lengths.min()) == int(lengths.max()):
-        return SequenceDataset(x, y)
-    return SequenceDataset(x, y, lengths)
-
-
 def tonic_splits(train: Iterable, test: Iterable, *, val: Iterable | None = None,
                  class_names: Sequence[str] | None = None, sensor_size: Sequence[int] | None = None,
                  dt: float | None = None, n_steps: int | None = None, start: str = "zero",
