@@ -188,3 +188,26 @@ def test_euler_instability_and_nested_subgraph():
                    edges=[("input", "sub"), ("sub", "output")])
     y = from_nir(outer, dt=1e-3)(torch.ones(1, 1, 2))[0]
     assert torch.equal(y, torch.full((1, 1, 2), 2.0))
+
+
+def test_cuba_li_and_li_import_follow_forward_euler():
+    dt, tau_syn, tau_mem, w_in, r = 1e-3, 4e-3, 8e-3, 2.0, 3.0
+    g = nir.NIRGraph.from_list(nir.Linear(weight=np.eye(2)),
+                               nir.CubaLI(tau_syn=np.full(2, tau_syn), tau_mem=np.full(2, tau_mem),
+                                          r=np.full(2, r), v_leak=np.zeros(2), w_in=np.full(2, w_in)))
+    x = torch.randn(15, 3, 2)
+    got = from_nir(g, dt=dt)(x)[0]
+    i = v = torch.zeros(3, 2)
+    ref = []
+    for x_t in x:        # tau_syn dI/dt = -I + w_in x; tau_mem dv/dt = -v + r I, forward Euler
+        i = i + dt / tau_syn * (-i + w_in * x_t)
+        v = v + dt / tau_mem * (-v + r * i)
+        ref.append(v)
+    torch.testing.assert_close(got, torch.stack(ref), rtol=1e-5, atol=1e-6)
+    li = nir.NIRGraph.from_list(nir.LI(tau=np.full(2, tau_mem), r=np.full(2, r), v_leak=np.full(2, 0.5)))
+    got = from_nir(li, dt=dt)(x)[0]
+    v, ref = torch.zeros(3, 2), []
+    for x_t in x:
+        v = v + dt / tau_mem * (0.5 - v + r * x_t)
+        ref.append(v)
+    torch.testing.assert_close(got, torch.stack(ref), rtol=1e-5, atol=1e-6)
