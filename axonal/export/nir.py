@@ -467,6 +467,8 @@ class _Options:
         self.discretisation = pick("discretisation", "euler" if peer else "exp")
         self.reset = pick("reset", "zero")
         self.fire = pick("fire", ">" if peer else ">=")
+        # a Threshold node is strict by NIR's definition (axonal exports only strict ones)
+        self.fire_threshold = args["fire"] or meta.get("fire") or ">"
         self.axonal_dt = float(meta.get("axonal_dt", 1.0)) if self.source == "axonal" else 1.0
         self.gains_folded = bool(meta.get("gains_folded", False))
 
@@ -642,7 +644,9 @@ def _stateless_import(node, o: _Options, who, in_shape):
         return [Scale(t(node.scale))]
     if isinstance(node, nir.Threshold):
         thr = _f(node.threshold)
-        return [Threshold(t(thr), strict=o.fire == ">")]
+        if o.fire_threshold not in FIRE_RULES:
+            raise NIRImportError(f"{who}: fire must be one of {list(FIRE_RULES)}, got {o.fire_threshold!r}")
+        return [Threshold(t(thr), strict=o.fire_threshold == ">")]
     if isinstance(node, nir.Delay):
         _check_options(o, who)
         steps = _f(node.delay) / float(o.dt)

@@ -211,3 +211,11 @@ def test_cuba_li_and_li_import_follow_forward_euler():
         v = v + dt / tau_mem * (0.5 - v + r * x_t)
         ref.append(v)
     torch.testing.assert_close(got, torch.stack(ref), rtol=1e-5, atol=1e-6)
+
+
+def test_threshold_node_stays_strict_through_an_axonal_file(tmp_path):
+    net = Sequential(Threshold(torch.full((2,), 0.5)))
+    x = torch.tensor([[[0.5, 0.75]]])
+    to_nir(net, dt=1e-3, path=tmp_path / "t.nir")
+    assert from_nir(tmp_path / "t.nir")(x)[0].flatten().tolist() == [0.0, 1.0]
+    assert from_nir(tmp_path / "t.nir", fire=">=")(x)[0].flatten().tolist() == [1.0, 1.0]
