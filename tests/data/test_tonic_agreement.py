@@ -197,9 +197,14 @@ def test_binning_equals_tonic_to_frame(rows, window, incomplete, from_zero):
     np.testing.assert_array_equal(x[:, 0].numpy(), frames.reshape(len(frames), -1))
 
 
-def test_a_tonic_dataset_feeds_the_trainer(tmp_path):
+def test_a_tonic_dataset_feeds_the_trainer(tmp_path, monkeypatch):
+    from axonal.data import registry
     from axonal.recipes import load_config
     from axonal.train import Trainer
+
+    # the entry must not outlive this test: monkeypatch deletes the keys it saw absent
+    monkeypatch.setitem(registry.DATASETS, "tonic_shd_test", None)
+    monkeypatch.setitem(registry._BY_KEY, registry._key("tonic_shd_test"), "tonic_shd_test")
 
     write_shd(tmp_path, n=12)
     shd = tonic.datasets.SHD(str(tmp_path), train=True)
