@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	# peers that declare torchvision/torchaudio (unused by us; a pip torchvision breaks the CPU
+	# torch): their own code only, their real dependencies come with snntorch/tonic/numba above
+	$(BIN)/pip install -q -c constraints.txt --no-deps 'norse==1.1.0' 'neurobench==2.3.0'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -33,9 +33,22 @@ Custom layers join by either
   ``SynapticCount``,
 
 or by registering a rule for their class with ``register_synops_rule``.
+
+Two conventions, chosen with ``with synops_convention(...)`` (default ``"axonal"``):
+
+- ``"axonal"``: every fan-out of a nonzero input is an operation, zero weights included (the
+  weight is still fetched and added by dense-weight hardware, and by axonal's event-driven
+  kernels); an input is an AC only when it is {0, 1} (a {-1, 0, 1} input counts as MACs);
+  ``dense_macs`` of a convolution counts every kernel tap, padding included.
+- ``"neurobench"``: NeuroBench 2.3's rule (``SynapticOperations``): only synapses with a nonzero
+  weight count (effective operations of pruned networks), {-1, 0, 1} inputs are ACs (a sign
+  flip is an add or a subtract), and the dense count skips padding (a convolution of ones).
+  ``axonal.metrics.neurobench`` checks these numbers against NeuroBench itself.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -73,6 +86,36 @@ def _acc_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
+# ----------------------------------------------------------------------------- conventions
+CONVENTIONS = ("axonal", "neurobench")
+_CONVENTION: contextvars.ContextVar[str] = contextvars.ContextVar("synops_convention", default="axonal")
+
+
+@contextlib.contextmanager
+def synops_convention(name: str):
+    """Count SynOps under convention ``name`` (``"axonal"`` or ``"neurobench"``, see the module
+    docstring) inside the ``with`` block: ``with synops_convention("neurobench"): ...``."""
+    if name not in CONVENTIONS:
+        raise ValueError(f"unknown SynOps convention {name!r}; choose one of {list(CONVENTIONS)}")
+    token = _CONVENTION.set(name)
+    try:
+        yield name
+    finally:
+        _CONVENTION.reset(token)
+
+
+def current_convention() -> str:
+    """The SynOps convention in force (``"axonal"`` unless inside ``synops_convention``)."""
+    return _CONVENTION.get()
+
+
+def _is_event_input(x: torch.Tensor) -> torch.Tensor:
+    """Whether the input makes ACs: {0, 1} (axonal) or {-1, 0, 1} (neurobench)."""
+    if _CONVENTION.get() == "neurobench" and x.dtype != torch.bool:
+        return ((x == 0) | (x == 1) | (x == -1)).all()
+    return is_binary(x)
+
+
 # ----------------------------------------------------------------------------- rules
 def linear_synops(layer: nn.Linear, x: torch.Tensor) -> SynapticCount:
     """``nn.Linear`` on input ``[..., in_features]``: nonzeros x out_features."""
@@ -80,7 +123,13 @@ def linear_synops(layer: nn.Linear, x: torch.Tensor) -> SynapticCount:
     if x.shape[-1] != layer.in_features:
         raise ValueError(f"linear_synops: input has {x.shape[-1]} features, layer expects {layer.in_features}")
     out = layer.out_features
-    dense = torch.tensor(float(x.numel()) * out, dtype=_acc_dtype(x.device), device=x.device)
+    acc = _acc_dtype(x.device)
+    dense = torch.tensor(float(x.numel()) * out, dtype=acc, device=x.device)
+    if _CONVENTION.get() == "neurobench":
+        # each nonzero input reaches the nonzero weights of its column
+        per_input = (layer.weight.detach() != 0).sum(0).to(acc)
+        active = (x != 0).reshape(-1, x.shape[-1]).sum(0).to(acc)
+        return SynapticCount((active * per_input).sum(), dense, _is_event_input(x))
     nnz, binary = _count_and_binary(x)
     return SynapticCount(nnz * out, dense, binary)
 
@@ -110,10 +159,22 @@ def conv_synops(layer: nn.modules.conv._ConvNd, x: torch.Tensor) -> SynapticCoun
     if layer.padding_mode != "zeros":
         mask = F.pad(mask, layer._reversed_padding_repeated_twice, mode=layer.padding_mode)
         padding = 0
+    acc = _acc_dtype(x.device)
+    if _CONVENTION.get() == "neurobench":
+        # NeuroBench: a convolution of the nonzero mask with the nonzero-weight mask; dense: of
+        # ones with ones (padding contributes nothing)
+        full = (x != 0).to(torch.float32)
+        wmask = (layer.weight.detach() != 0).to(torch.float32)
+        conv = lambda inp, w: _CONV[d](  # noqa: E731
+            F.pad(inp, layer._reversed_padding_repeated_twice, mode=layer.padding_mode)
+            if layer.padding_mode != "zeros" else inp, w, stride=layer.stride,
+            padding=padding, dilation=layer.dilation, groups=g)
+        ops = conv(full, wmask).sum(dtype=acc)
+        dense = conv(torch.ones_like(full), torch.ones_like(wmask)).sum(dtype=acc)
+        return SynapticCount(ops, dense, _is_event_input(x))
     ones = torch.ones(g, 1, *layer.kernel_size, device=x.device, dtype=torch.float32)
     # events inside each output position's receptive field, per group
     events = _CONV[d](mask, ones, stride=layer.stride, padding=padding, dilation=layer.dilation, groups=g)
-    acc = _acc_dtype(x.device)
     per_group_out = layer.out_channels // g
     ops = events.sum(dtype=acc) * per_group_out
     out_positions = math.prod(events.shape[2:])
@@ -132,12 +193,17 @@ def recurrent_synops(layer, x: torch.Tensor, state, out: torch.Tensor) -> Synapt
     fan_out = n - 1 if getattr(layer, "zero_diagonal", False) else n
     acc = _acc_dtype(out.device)
     prev = out[:-1]
-    ops, binary = _count_and_binary(prev)
     if state is not None and getattr(state, "spikes", None) is not None:
-        ops0, binary0 = _count_and_binary(state.spikes.detach())
-        ops, binary = ops + ops0, binary & binary0
+        prev = torch.cat([state.spikes.detach().unsqueeze(0), prev])
     steps = out.numel() // n  # T * B
     dense = torch.tensor(float(steps) * n * fan_out, dtype=acc, device=out.device)
+    if _CONVENTION.get() == "neurobench":
+        w = layer.recurrent_weight().detach() if hasattr(layer, "recurrent_weight") else None
+        if w is not None:
+            per_input = (w != 0).sum(0).to(acc)
+            active = (prev != 0).reshape(-1, n).sum(0).to(acc)
+            return SynapticCount((active * per_input).sum(), dense, _is_event_input(prev))
+    ops, binary = _count_and_binary(prev)
     return SynapticCount(ops * fan_out, dense, binary)
 
 
@@ -196,7 +262,7 @@ def _protocol_rule(m, args, kwargs, output) -> SynapticCount:
     acc = _acc_dtype(x.device)
     dense = torch.tensor(float(x.numel()) * fan_out, dtype=acc, device=x.device)
     nnz, binary = _count_and_binary(x)
-    return SynapticCount(nnz * fan_out, dense, binary)
+    return SynapticCount(nnz * fan_out, dense, binary if _CONVENTION.get() == "axonal" else _is_event_input(x))
 
 
 def synops_rule(module: nn.Module) -> RuleFn | None:
