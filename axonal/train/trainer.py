@@ -45,6 +45,8 @@ from ..provenance import environment
 from ..recipes import Recipe, load_config, upgrade_recipe
 from . import checkpoint as ckpt
 from .baselines import run_baselines
+from .online import backward_batch
+from .regularisers import FiringRateRegulariser
 
 __all__ = ["Trainer", "evaluate_checkpoint", "epoch_seed", "environment"]
 
@@ -176,19 +178,21 @@ class Trainer:
         after_step = getattr(self.model, "after_step", None)    # e.g. clamp learned delays
         total_loss, correct, n = 0.0, 0, 0
         clip = self.config.training.grad_clip
+        tc = self.config.training   # gradient algorithm and regulariser: axonal.train.online
+        reg = None if tc.rate_regulariser is None else FiringRateRegulariser.from_config(self.model, tc.rate_regulariser)
+        gen = torch.Generator().manual_seed(epoch_seed(tc.seed, epoch))   # SLTT-K's step draws
         for x, y in self._loader(self.splits.train, True, epoch):
             x, y = x.to(self.device), y.to(self.device)
-            scores = self.model(x)
-            loss = F.cross_entropy(scores, y)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scores, loss = backward_batch(self.model, x, y, algorithm=tc.algorithm, sltt_k=tc.sltt_k,
+                                          window=tc.tbptt_window, regulariser=reg, generator=gen)
             if clip:
                 nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.optimizer.step()
             if callable(after_step):
                 after_step()
-            c, k = _correct(scores.detach(), y)
-            total_loss += float(loss.detach()) * k
+            c, k = _correct(scores, y)
+            total_loss += loss * k
             correct += c
             n += k
         return {"train_loss": total_loss / max(n, 1), "train_accuracy": correct / max(n, 1)}
