@@ -143,6 +143,7 @@ class OptimiserConfig(Section):
     lr: float = Field(5e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     momentum: float = Field(0.9, ge=0, lt=1)   # sgd only
+    eps: float = Field(1e-8, gt=0)              # adam/adamw: added to sqrt(v); larger damps steps once gradients are tiny
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
 
 

@@ -32,6 +32,10 @@ VARIANTS = {
     "lr2e-3": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.lr=0.002"],
     "rate_reg_lr2e-3_cosine": ["training.rate_regulariser={lower: 0.01, upper: 0.3, weight: 1.0}",
                                "optimiser.scheduler.name=cosine", "optimiser.lr=0.002"],
+    "eps1e-4": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.eps=1e-4"],
+    "eps1e-3": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.eps=1e-3"],
+    "sgd": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.name=sgd",
+            "optimiser.lr=0.05"],
     "clip5": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "training.grad_clip=5.0"],
 }
 BLOWUP = 0.25

@@ -146,7 +146,7 @@ class Trainer:
             self.optimizer = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
         else:
             cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
-            self.optimizer = cls(params, lr=o.lr, weight_decay=o.weight_decay)
+            self.optimizer = cls(params, lr=o.lr, weight_decay=o.weight_decay, eps=o.eps)
         s = o.scheduler
         if s.name == "cosine":
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=cfg.training.epochs)
