@@ -36,6 +36,7 @@ VARIANTS = {
     "eps1e-3": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.eps=1e-3"],
     "sgd": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.name=sgd",
             "optimiser.lr=0.05"],
+    "lr1e-3_cosine": ["training.rate_regulariser=null", "optimiser.scheduler.name=cosine", "optimiser.lr=0.001"],
     "clip5": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "training.grad_clip=5.0"],
 }
 BLOWUP = 0.25
