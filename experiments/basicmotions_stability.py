@@ -21,23 +21,23 @@ from axonal.train import Trainer
 #: overrides per variant, on top of the shipped recipe
 VARIANTS = {
     # the recipe as it was before issue 16 (no regulariser, constant lr)
-    "base": ["training.rate_regulariser=null", "optimiser.scheduler.name=none"],
+    "base": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.lr=0.005"],
     "shipped": [],
-    "cosine": ["training.rate_regulariser=null", "optimiser.scheduler.name=cosine"],
-    "rate_reg": ["training.rate_regulariser={lower: 0.01, upper: 0.3, weight: 1.0}", "optimiser.scheduler.name=none"],
+    "cosine": ["training.rate_regulariser=null", "optimiser.scheduler.name=cosine", "optimiser.lr=0.005"],
+    "rate_reg": ["training.rate_regulariser={lower: 0.01, upper: 0.3, weight: 1.0}", "optimiser.scheduler.name=none", "optimiser.lr=0.005"],
     "rate_reg_strong": ["training.rate_regulariser={lower: 0.01, upper: 0.2, weight: 10.0}",
-                        "optimiser.scheduler.name=none"],
+                        "optimiser.scheduler.name=none", "optimiser.lr=0.005"],
     "adamw": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.name=adamw",
-              "optimiser.weight_decay=0.01"],
+              "optimiser.weight_decay=0.01", "optimiser.lr=0.005"],
     "lr2e-3": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.lr=0.002"],
     "rate_reg_lr2e-3_cosine": ["training.rate_regulariser={lower: 0.01, upper: 0.3, weight: 1.0}",
                                "optimiser.scheduler.name=cosine", "optimiser.lr=0.002"],
-    "eps1e-4": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.eps=1e-4"],
-    "eps1e-3": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.eps=1e-3"],
+    "eps1e-4": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.eps=1e-4", "optimiser.lr=0.005"],
+    "eps1e-3": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.eps=1e-3", "optimiser.lr=0.005"],
     "sgd": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "optimiser.name=sgd",
             "optimiser.lr=0.05"],
     "lr1e-3_cosine": ["training.rate_regulariser=null", "optimiser.scheduler.name=cosine", "optimiser.lr=0.001"],
-    "clip5": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "training.grad_clip=5.0"],
+    "clip5": ["training.rate_regulariser=null", "optimiser.scheduler.name=none", "training.grad_clip=5.0", "optimiser.lr=0.005"],
 }
 BLOWUP = 0.25
 

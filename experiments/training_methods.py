@@ -1,0 +1,190 @@
+"""Issue 16 experiments: SLTT memory vs T, IIR timestep annealing, ANN-to-SNN conversion,
+continual learning (HLOP vs fine-tuning vs EWC). Small sizes for a 2-core CPU.
+
+    python -m experiments.training_methods memory      # peak RSS of one training step vs T
+    python -m experiments.training_methods iir --seeds 0 1 2
+    python -m experiments.training_methods conversion --seeds 0 1 2
+    python -m experiments.training_methods continual --seeds 0 1 2
+
+Each writes experiments/results/training_methods_<name>.json. Data: scikit-learn's digits
+(8x8, 10 classes; 1437 train / 360 test, stratified), standardised per pixel.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+RESULTS = Path("experiments/results")
+
+
+def digits(seed: int = 0):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    xtr, xte, ytr, yte = train_test_split(d.data, d.target, test_size=0.2, random_state=seed, stratify=d.target)
+    xtr, xte = torch.tensor(xtr, dtype=torch.float32), torch.tensor(xte, dtype=torch.float32)
+    mean, std = xtr.mean(0), xtr.std(0) + 1e-3
+    return (xtr - mean) / std, torch.tensor(ytr), (xte - mean) / std, torch.tensor(yte)
+
+
+def snn(hidden=64, learn=("threshold", "tau_mem"), bias=True):
+    from axonal.network import Sequential
+    from axonal.neurons import LIF
+    from axonal.neurons.readout import LeakyIntegrator
+
+    return Sequential(nn.Linear(64, hidden, bias=bias), LIF(hidden, tau_mem=5.0, learn=learn),
+                      nn.Linear(hidden, 10, bias=bias), LeakyIntegrator(10, tau=5.0))
+
+
+# ----------------------------------------------------------------------------- memory
+_MEM_CHILD = r"""
+import resource, sys, torch
+from axonal.models import SpikingClassifier
+from axonal.train.online import backward_batch
+torch.set_num_threads(1)
+alg, T = sys.argv[1], int(sys.argv[2])
+torch.manual_seed(0)
+m = SpikingClassifier(16, 4, (256,), recurrent=True)
+x, y = torch.randn(T, 32, 16), torch.randint(0, 4, (32,))
+backward_batch(m, x[:2], y, algorithm=alg)          # warm up allocator and kernels at tiny T
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+backward_batch(m, x, y, algorithm=alg)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(base, peak)
+"""
+
+
+def memory(args):
+    rows = []
+    for alg in ("bptt", "sltt"):
+        for t in (25, 50, 100, 200, 400):
+            out = subprocess.run([sys.executable, "-c", _MEM_CHILD, alg, str(t)], capture_output=True, text=True,
+                                 check=True).stdout.split()
+            base, peak = int(out[0]), int(out[1])
+            rows.append({"algorithm": alg, "T": t, "peak_rss_mib": peak / 1024, "step_increase_mib": (peak - base) / 1024})
+            print(rows[-1], flush=True)
+    return {"network": "SpikingClassifier 16 -> RLIF(256) -> 4, batch 32, one training step", "rows": rows}
+
+
+# ----------------------------------------------------------------------------- IIR
+def iir(args):
+    from axonal.train.annealing import anneal_timesteps, fit_static, static_accuracy
+
+    out = []
+    for seed in args.seeds:
+        xtr, ytr, xte, yte = digits(seed)
+        torch.manual_seed(seed)
+        model = snn()
+        ev = lambda m, t: {"test_accuracy": static_accuracy(m, xte, yte, t)}
+        fit = lambda m, t, opt: fit_static(m, xtr, ytr, t, epochs=args.epochs, lr=2e-3, seed=seed, optimizer=opt)
+        annealed = anneal_timesteps(model, fit, [8, 4, 2, 1], evaluate=ev)
+        direct = {}
+        for t in (8, 4, 2, 1):   # control: trained from scratch at that T for the same total epochs as annealing
+            torch.manual_seed(seed)
+            m = snn()
+            fit_static(m, xtr, ytr, t, epochs=args.epochs * (1 + (8, 4, 2, 1).index(t)), lr=2e-3, seed=seed)
+            direct[t] = static_accuracy(m, xte, yte, t)
+        out.append({"seed": seed, "annealed": annealed, "direct": direct})
+        print(out[-1], flush=True)
+    return {"epochs_per_stage": args.epochs, "runs": out}
+
+
+# ----------------------------------------------------------------------------- conversion
+def conversion(args):
+    from axonal.network import Sequential
+    from axonal.neurons import LIF
+    from axonal.train.annealing import fit_static, static_accuracy
+    from axonal.train.conversion import QCFS, convert_to_snn, run_converted, transfer_ann_to_snn
+
+    out = []
+    for seed in args.seeds:
+        xtr, ytr, xte, yte = digits(seed)
+        res = {"seed": seed}
+        for kind in ("relu", "qcfs"):
+            torch.manual_seed(seed)
+            act = (lambda: nn.ReLU()) if kind == "relu" else (lambda: QCFS(levels=4, lam=2.0))
+            ann = nn.Sequential(nn.Linear(64, 128), act(), nn.Linear(128, 64), act(), nn.Linear(64, 10))
+            opt = torch.optim.Adam(ann.parameters(), lr=2e-3)
+            g = torch.Generator().manual_seed(seed)
+            for _ in range(args.epochs):
+                order = torch.randperm(len(xtr), generator=g)
+                for i in range(0, len(xtr), 64):
+                    idx = order[i:i + 64]
+                    loss = nn.functional.cross_entropy(ann(xtr[idx]), ytr[idx])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+            with torch.no_grad():
+                res[f"{kind}_ann"] = float((ann(xte).argmax(1) == yte).float().mean())
+                conv = convert_to_snn(ann, xtr, percentile=99.9)
+                res[f"{kind}_converted"] = {t: float((run_converted(conv, xte, t).argmax(1) == yte).float().mean())
+                                            for t in (1, 2, 4, 8, 16, 32, 64)}
+            if kind == "relu":   # pretraining as a bridge: copy into LIF, fine-tune 2 epochs at T=4
+                torch.manual_seed(seed)
+                bridge = transfer_ann_to_snn(ann, lambda n: LIF(n, tau_mem=5.0, threshold=0.5))
+                res["bridge_before_finetune_T4"] = static_accuracy(bridge, xte, yte, 4)
+                t0 = time.perf_counter()
+                fit_static(bridge, xtr, ytr, 4, epochs=2, lr=1e-3, seed=seed)
+                res["bridge_finetuned_T4"] = static_accuracy(bridge, xte, yte, 4)
+                res["bridge_finetune_s"] = time.perf_counter() - t0
+                torch.manual_seed(seed)
+                scratch = Sequential(nn.Linear(64, 128), LIF(128, tau_mem=5.0, threshold=0.5), nn.Linear(128, 64),
+                                     LIF(64, tau_mem=5.0, threshold=0.5), nn.Linear(64, 10))
+                t0 = time.perf_counter()
+                fit_static(scratch, xtr, ytr, 4, epochs=10, lr=1e-3, seed=seed)
+                res["scratch_snn_10ep_T4"] = static_accuracy(scratch, xte, yte, 4)
+                res["scratch_s"] = time.perf_counter() - t0
+        out.append(res)
+        print(res, flush=True)
+    return {"ann_epochs": args.epochs, "runs": out}
+
+
+# ----------------------------------------------------------------------------- continual
+def continual(args):
+    from axonal.train.continual import permuted_tasks, run_continual, split_tasks
+
+    out = []
+    for seed in args.seeds:
+        xtr, ytr, xte, yte = digits(seed)
+        for bench, protocol in (("split", "task"), ("split", "class"), ("permuted", "domain")):
+            tasks = (split_tasks(xtr, ytr, xte, yte, 5) if bench == "split"
+                     else permuted_tasks(xtr, ytr, xte, yte, 5, seed=seed))
+            for method in ("finetune", "ewc", "hlop"):
+                torch.manual_seed(seed)
+                model = snn(hidden=128, learn=(), bias=False)
+                r = run_continual(model, tasks, method=method, protocol=protocol, steps=4, epochs=args.epochs,
+                                  lr=1e-3, seed=seed, ewc_lambda=args.ewc_lambda,
+                                  hlop_dims=[12, 20] if bench == "split" else [10, 16])
+                r.update(seed=seed, benchmark=bench)
+                out.append(r)
+                print(f"{bench}/{protocol} {method}: ACC {r['acc']:.3f} BWT {r['bwt']:.3f}", flush=True)
+    return {"epochs_per_task": args.epochs, "ewc_lambda": args.ewc_lambda, "runs": out}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("what", choices=["memory", "iir", "conversion", "continual"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--ewc-lambda", type=float, default=1000.0)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    from axonal.provenance import environment
+
+    res = globals()[a.what](a)
+    res["environment"] = environment()
+    res["command"] = "python -m experiments.training_methods " + " ".join(argv or sys.argv[1:])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"training_methods_{a.what}.json").write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
