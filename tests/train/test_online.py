@@ -233,7 +233,7 @@ def test_rate_regulariser_raises_silent_neurons():
         with reg:
             model(x)
             loss = reg.loss()
-        rates.append(float(reg.rates()[0].mean()))
+        rates.append(float(reg.rates()[0].mean().detach()))
         opt.zero_grad()
         loss.backward()
         opt.step()
