@@ -74,6 +74,62 @@ def memory(args):
     return {"network": "SpikingClassifier 16 -> RLIF(256) -> 4, batch 32, one training step", "rows": rows}
 
 
+# ----------------------------------------------------------------------------- SLTT accuracy
+def mnist1d_data(seed: int = 0):
+    """MNIST-1D generated locally (``make_dataset(get_dataset_args())``; never the download)."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.seed = 42          # the package's default data seed: the standard split
+    d = make_dataset(args)
+    xtr, xte = torch.tensor(d["x"], dtype=torch.float32), torch.tensor(d["x_test"], dtype=torch.float32)
+    mean, std = xtr.mean(), xtr.std()
+    return (xtr - mean) / std, torch.tensor(d["y"]), (xte - mean) / std, torch.tensor(d["y_test"])
+
+
+def sltt_accuracy(args):
+    """BPTT vs SLTT: the BasicMotions recipe through the Trainer, and MNIST-1D read as a
+    40-step sequence of one channel (RLIF 128, membrane-mean readout)."""
+    import tempfile
+
+    from axonal.models import SpikingClassifier
+    from axonal.train import Trainer
+    from axonal.train.online import backward_batch
+
+    out = []
+    for seed in args.seeds:
+        for alg in ("bptt", "sltt"):
+            with tempfile.TemporaryDirectory() as d:
+                t0 = time.perf_counter()
+                res = Trainer("basicmotions", overrides=[f"training.seed={seed}", f"training.algorithm={alg}",
+                                                         "output.raster=false", "output.curves=false"],
+                              run_dir=d, quiet=True).fit()
+            out.append({"task": "basicmotions", "algorithm": alg, "seed": seed,
+                        "test_accuracy": res["test"]["accuracy"], "time_s": time.perf_counter() - t0})
+            print(out[-1], flush=True)
+    xtr, ytr, xte, yte = mnist1d_data()
+    for seed in args.seeds:
+        for alg in ("bptt", "sltt"):
+            torch.manual_seed(seed)
+            model = SpikingClassifier(1, 10, (128,), recurrent=True, neuron_params=dict(tau_mem=10.0))
+            opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+            g = torch.Generator().manual_seed(seed)
+            t0 = time.perf_counter()
+            for _ in range(args.epochs):
+                order = torch.randperm(len(xtr), generator=g)
+                for i in range(0, len(xtr), 64):
+                    idx = order[i:i + 64]
+                    opt.zero_grad(set_to_none=True)
+                    backward_batch(model, xtr[idx].T.unsqueeze(-1), ytr[idx], algorithm=alg)
+                    opt.step()
+            with torch.no_grad():
+                acc = float((model(xte.T.unsqueeze(-1)).argmax(1) == yte).float().mean())
+            out.append({"task": "mnist1d_sequence", "algorithm": alg, "seed": seed, "test_accuracy": acc,
+                        "epochs": args.epochs, "time_s": time.perf_counter() - t0})
+            print(out[-1], flush=True)
+    return {"runs": out}
+
+
 # ----------------------------------------------------------------------------- IIR
 def iir(args):
     from axonal.train.annealing import anneal_timesteps, fit_static, static_accuracy
@@ -171,7 +227,7 @@ def continual(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("what", choices=["memory", "iir", "conversion", "continual"])
+    ap.add_argument("what", choices=["memory", "sltt_accuracy", "iir", "conversion", "continual"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--ewc-lambda", type=float, default=1000.0)
