@@ -35,12 +35,12 @@ def digits(seed: int = 0):
     return (xtr - mean) / std, torch.tensor(ytr), (xte - mean) / std, torch.tensor(yte)
 
 
-def snn(hidden=64, learn=("threshold", "tau_mem"), bias=True):
+def snn(hidden=64, learn=("threshold", "tau_mem"), bias=True, n_in=64):
     from axonal.network import Sequential
     from axonal.neurons import LIF
     from axonal.neurons.readout import LeakyIntegrator
 
-    return Sequential(nn.Linear(64, hidden, bias=bias), LIF(hidden, tau_mem=5.0, learn=learn),
+    return Sequential(nn.Linear(n_in, hidden, bias=bias), LIF(hidden, tau_mem=5.0, learn=learn),
                       nn.Linear(hidden, 10, bias=bias), LeakyIntegrator(10, tau=5.0))
 
 
@@ -203,31 +203,95 @@ def conversion(args):
     return {"ann_epochs": args.epochs, "runs": out}
 
 
+# ----------------------------------------------------------------------------- perforated
+def perforated(args):
+    """Digits MLP 64 -> H -> 10 (ReLU) and its LIF version (T = 8): baseline trained to a plateau
+    (same schedule, no dendrites), with dendrites (correlation mode and GD mode) and a wider
+    baseline with at least the dendrite network's parameter count."""
+    from axonal.models.perforated import PerforatedTrainer, add_dendrite_wrappers, wrappers
+    from axonal.network import Sequential
+    from axonal.neurons import LIF
+    from torch.nn import functional as F
+
+    def make(h, spiking):
+        if spiking:
+            return Sequential(nn.Linear(64, h), LIF(h, tau_mem=5.0, threshold=0.5), nn.Linear(h, 10))
+        return nn.Sequential(nn.Linear(64, h), nn.ReLU(), nn.Linear(h, 10))
+
+    def scores(m, x, spiking):
+        return m(x.unsqueeze(0).expand(8, *x.shape))[0].mean(0) if spiking else m(x)
+
+    out = []
+    for seed in args.seeds:
+        xtr, ytr, xte, yte = digits(seed)
+        xv, yv, xt, yt = xtr[:300], ytr[:300], xtr[300:], ytr[300:]     # validation split for switching
+        for spiking in (False, True):
+            for h in ((8, 16) if not spiking else (16,)):
+                rec = {"seed": seed, "spiking": spiking, "hidden": h}
+                for variant in ("baseline", "correlation", "gd", "matched"):
+                    torch.manual_seed(seed)
+                    width = h
+                    if variant == "matched":
+                        width = h
+                        while sum(p.numel() for p in make(width, spiking).parameters()) < rec["correlation_params"]:
+                            width += 1
+                    m = add_dendrite_wrappers(make(width, spiking))   # baselines: wrappers that never grow
+                    loss_fn = lambda mm, b: F.cross_entropy(scores(mm, b[0], spiking), b[1])
+                    g = torch.Generator().manual_seed(seed)
+
+                    def batches():
+                        order = torch.randperm(len(xt), generator=g)
+                        return [(xt[order[i:i + 64]], yt[order[i:i + 64]]) for i in range(0, len(xt), 64)]
+
+                    def val(mm):
+                        with torch.no_grad():
+                            return float((scores(mm, xv, spiking).argmax(1) == yv).float().mean())
+                    tr = PerforatedTrainer(m, loss_fn, batches, val, lr=3e-3, p_lr=1e-2, mode=(
+                        "gd" if variant == "gd" else "correlation"), n_epochs_to_switch=8, p_epochs_max=10,
+                        max_dendrite_tries=2, max_dendrites=3 if variant in ("correlation", "gd") else 0, seed=seed)
+                    hist = tr.fit(args.epochs)
+                    with torch.no_grad():
+                        acc = float((scores(m, xte, spiking).argmax(1) == yte).float().mean())
+                    n_params = sum(p.numel() for p in m.parameters())
+                    rec[f"{variant}_test"] = acc
+                    rec[f"{variant}_params"] = n_params
+                    rec[f"{variant}_width"] = width
+                    rec[f"{variant}_dendrites"] = wrappers(m)[0].n_dendrites     # kept at the end
+                    rec[f"{variant}_epochs"] = len(hist)
+                out.append(rec)
+                print(rec, flush=True)
+    return {"max_epochs": args.epochs, "runs": out}
+
+
 # ----------------------------------------------------------------------------- continual
 def continual(args):
     from axonal.train.continual import permuted_tasks, run_continual, split_tasks
 
     out = []
-    for seed in args.seeds:
-        xtr, ytr, xte, yte = digits(seed)
-        for bench, protocol in (("split", "task"), ("split", "class"), ("permuted", "domain")):
-            tasks = (split_tasks(xtr, ytr, xte, yte, 5) if bench == "split"
-                     else permuted_tasks(xtr, ytr, xte, yte, 5, seed=seed))
-            for method in ("finetune", "ewc", "hlop"):
-                torch.manual_seed(seed)
-                model = snn(hidden=128, learn=(), bias=False)
-                r = run_continual(model, tasks, method=method, protocol=protocol, steps=4, epochs=args.epochs,
-                                  lr=1e-3, seed=seed, ewc_lambda=args.ewc_lambda,
-                                  hlop_dims=[12, 20] if bench == "split" else [10, 16])
-                r.update(seed=seed, benchmark=bench)
-                out.append(r)
-                print(f"{bench}/{protocol} {method}: ACC {r['acc']:.3f} BWT {r['bwt']:.3f}", flush=True)
+    for dataset in ("digits", "mnist1d"):
+        n_in = 64 if dataset == "digits" else 40
+        for seed in args.seeds:
+            xtr, ytr, xte, yte = digits(seed) if dataset == "digits" else mnist1d_data()
+            for bench, protocol in (("split", "task"), ("split", "class"), ("permuted", "domain")):
+                tasks = (split_tasks(xtr, ytr, xte, yte, 5) if bench == "split"
+                         else permuted_tasks(xtr, ytr, xte, yte, 5, seed=seed))
+                dims = {("digits", "split"): [12, 20], ("digits", "permuted"): [10, 16],
+                        ("mnist1d", "split"): [6, 20], ("mnist1d", "permuted"): [6, 16]}[dataset, bench]
+                for method in ("finetune", "ewc", "hlop"):
+                    torch.manual_seed(seed)
+                    model = snn(hidden=128, learn=(), bias=False, n_in=n_in)
+                    r = run_continual(model, tasks, method=method, protocol=protocol, steps=4, epochs=args.epochs,
+                                      lr=1e-3, seed=seed, ewc_lambda=args.ewc_lambda, hlop_dims=dims)
+                    r.update(seed=seed, benchmark=bench, dataset=dataset, hlop_dims=dims)
+                    out.append(r)
+                    print(f"{dataset} {bench}/{protocol} {method} seed {seed}: ACC {r['acc']:.3f} BWT {r['bwt']:.3f}",
+                          flush=True)
     return {"epochs_per_task": args.epochs, "ewc_lambda": args.ewc_lambda, "runs": out}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("what", choices=["memory", "sltt_accuracy", "iir", "conversion", "continual"])
+    ap.add_argument("what", choices=["memory", "sltt_accuracy", "iir", "conversion", "continual", "perforated"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--ewc-lambda", type=float, default=1000.0)
