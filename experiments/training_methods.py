@@ -229,12 +229,11 @@ def perforated(args):
             for h in ((8, 16) if not spiking else (16,)):
                 rec = {"seed": seed, "spiking": spiking, "hidden": h}
                 for variant in ("baseline", "correlation", "gd", "matched"):
-                    torch.manual_seed(seed)
                     width = h
-                    if variant == "matched":
-                        width = h
-                        while sum(p.numel() for p in make(width, spiking).parameters()) < rec["correlation_params"]:
+                    if variant == "matched":   # 64 w + w + 10 w + 10 parameters
+                        while 75 * width + 10 < rec["correlation_params"]:
                             width += 1
+                    torch.manual_seed(seed)
                     m = add_dendrite_wrappers(make(width, spiking))   # baselines: wrappers that never grow
                     loss_fn = lambda mm, b: F.cross_entropy(scores(mm, b[0], spiking), b[1])
                     g = torch.Generator().manual_seed(seed)
