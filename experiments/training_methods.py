@@ -262,6 +262,48 @@ def perforated(args):
     return {"max_epochs": args.epochs, "runs": out}
 
 
+# ----------------------------------------------------------------------------- delta activation
+def delta(args):
+    """BasicMotions (T = 100, 6 channels): Linear(6, 64) -> ReLU -> DeltaActivation(step 0.05, l1)
+    -> Linear(64, 4), scores = mean over time. Accuracy and delta sparsity against the L1 weight."""
+    from axonal.data import load_dataset, make_loader
+    from axonal.synapses.delta_activation import DeltaActivation
+    from torch.nn import functional as F
+
+    def stack(split):
+        xs, ys = zip(*[split[i] for i in range(len(split))])
+        return torch.stack(xs, 1), torch.stack([torch.as_tensor(y) for y in ys])   # [T, N, C], [N]
+
+    out = []
+    for seed in args.seeds:
+        splits = load_dataset("basic_motions", seed=seed, val_fraction=0.0, standardize=True)
+        xtr, ytr = stack(splits.train)
+        xte, yte = stack(splits.test)
+        for l1 in (0.0, 1.0, 10.0, 100.0):
+            torch.manual_seed(seed)
+            pre, post, dal = nn.Linear(6, 64), nn.Linear(64, 4), DeltaActivation(step=0.05, l1=l1)
+            params = list(pre.parameters()) + list(post.parameters())
+            opt = torch.optim.Adam(params, lr=3e-3)
+            g = torch.Generator().manual_seed(seed)
+
+            def run(x):
+                q, _ = dal(torch.relu(pre(x)))
+                return post(q).mean(0)
+            for _ in range(args.epochs):
+                order = torch.randperm(xtr.shape[1], generator=g)
+                for i in range(0, len(order), 8):
+                    idx = order[i:i + 8]
+                    loss = F.cross_entropy(run(xtr[:, idx]), ytr[idx]) + dal.penalty()
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+            with torch.no_grad():
+                acc = float((run(xte).argmax(1) == yte).float().mean())
+                out.append({"seed": seed, "l1": l1, "test_accuracy": acc, "delta_sparsity": dal.sparsity()})
+            print(out[-1], flush=True)
+    return {"epochs": args.epochs, "step": 0.05, "runs": out}
+
+
 # ----------------------------------------------------------------------------- continual
 def continual(args):
     from axonal.train.continual import permuted_tasks, run_continual, split_tasks
@@ -290,7 +332,7 @@ def continual(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("what", choices=["memory", "sltt_accuracy", "iir", "conversion", "continual", "perforated"])
+    ap.add_argument("what", choices=["memory", "sltt_accuracy", "iir", "conversion", "continual", "perforated", "delta"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--ewc-lambda", type=float, default=1000.0)
