@@ -238,3 +238,39 @@ def test_rate_regulariser_raises_silent_neurons():
         loss.backward()
         opt.step()
     assert rates[0] < 0.05 and rates[-1] > 0.15
+
+
+def test_every_catalog_population_honours_the_switch():
+    """Every neuron population a recipe can configure cuts its temporal gradient under the switch."""
+    from axonal.models.registry import configurable_population
+    from axonal.neurons.catalog import neuron_class, neuron_names
+
+    checked = []
+    for name in neuron_names():
+        cls = neuron_class(name)
+        if not configurable_population(cls):
+            continue
+        torch.manual_seed(0)
+        module = cls(5)
+        x = (torch.randn(8, 2, 5) * 2).requires_grad_()
+        try:
+            module(x.detach())
+        except ValueError:    # a neuron with two input channels per cell (ConductanceLIF: exc, inh)
+            x = (torch.rand(8, 2, 2, 5) * 2).requires_grad_()
+        with detach_temporal(module):
+            out, _ = module(x)
+        w = torch.randn(out.shape)
+        ref = _detached_reference(module, x)
+        if not out.requires_grad:   # a neuron without a gradient path (coba_lif): values only
+            torch.testing.assert_close(out, ref, msg=lambda m: f"{name}: {m}")
+            checked.append(name)
+            continue
+        got = torch.autograd.grad((out * w).sum(), x, allow_unused=True)[0]
+        want = torch.autograd.grad((ref * w).sum(), x, allow_unused=True)[0]
+        torch.testing.assert_close(out, ref, msg=lambda m: f"{name}: {m}")
+        if want is None:
+            assert got is None or not got.any(), name
+        else:
+            torch.testing.assert_close(got, want, msg=lambda m: f"{name}: {m}")
+        checked.append(name)
+    assert {"lif", "if"} <= set(checked) and len(checked) >= 5
