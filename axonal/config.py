@@ -31,6 +31,7 @@ from .encoding import ENCODERS
 __all__ = [
     "ConfigError", "Section", "closest", "check_layer_sizes", "DataConfig", "EncoderConfig",
     "OptimiserConfig", "SchedulerConfig", "TrainingConfig", "EarlyStoppingConfig", "OutputConfig",
+    "RateRegulariserConfig",
 ]
 
 
@@ -144,6 +145,7 @@ class OptimiserConfig(Section):
     lr: float = Field(5e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     momentum: float = Field(0.9, ge=0, lt=1)   # sgd only
+    eps: float = Field(1e-8, gt=0)              # adam/adamw: added to sqrt(v); larger damps steps once gradients are tiny
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
 
 
@@ -156,6 +158,19 @@ class EarlyStoppingConfig(Section):
     min_delta: float = Field(0.0, ge=0)
 
 
+class RateRegulariserConfig(Section):
+    """``training.rate_regulariser``: firing-rate penalties on the hidden spiking layers
+    (``axonal.train.regularisers.FiringRateRegulariser``). ``target``, ``lower`` and ``upper``
+    are spike probabilities per step, one number for every layer or a list with one per layer;
+    ``lower``/``upper`` bound each neuron's rate, ``target`` pulls each layer's mean rate."""
+
+    weight: float = Field(1.0, ge=0)
+    target: float | list[float] | None = None
+    lower: float | list[float] | None = None
+    upper: float | list[float] | None = None
+    layers: list[str] | None = None   # module names (``named_modules``); None: every hidden spiking layer
+
+
 class TrainingConfig(Section):
     epochs: int = Field(40, gt=0)
     seed: int = Field(0, ge=0, lt=2 ** 63)   # torch.manual_seed overflows beyond 64 bits
@@ -163,6 +178,26 @@ class TrainingConfig(Section):
     grad_clip: float | None = Field(None, gt=0)
     threads: int | None = Field(None, gt=0)   # torch intra-op threads; None leaves torch's default
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    #: how a batch's gradient is computed (``axonal.train.online``): full BPTT, SLTT (per-step
+    #: backward, state detached between steps), SLTT-K (backward at ``sltt_k`` random steps) or
+    #: truncated BPTT over windows of ``tbptt_window`` steps
+    algorithm: Literal["bptt", "sltt", "sltt_k", "tbptt"] = "bptt"
+    sltt_k: int | None = Field(None, gt=0)
+    tbptt_window: int | None = Field(None, gt=0)
+    rate_regulariser: RateRegulariserConfig | None = None
+
+    @model_validator(mode="after")
+    def _algorithm_options(self):
+        if self.algorithm == "sltt_k" and self.sltt_k is None:
+            raise ValueError("algorithm sltt_k needs sltt_k (the number of steps that backpropagate), e.g. sltt_k: 4")
+        if self.algorithm == "tbptt" and self.tbptt_window is None:
+            raise ValueError("algorithm tbptt needs tbptt_window (steps per truncated window), e.g. tbptt_window: 10")
+        if self.sltt_k is not None and self.algorithm != "sltt_k":
+            raise ValueError(f"sltt_k is only used by algorithm sltt_k (algorithm is {self.algorithm!r}); remove it")
+        if self.tbptt_window is not None and self.algorithm != "tbptt":
+            raise ValueError(f"tbptt_window is only used by algorithm tbptt (algorithm is {self.algorithm!r}); "
+                             "remove it")
+        return self
 
 
 class OutputConfig(Section):

@@ -31,7 +31,7 @@ from ..network import Temporal
 from ..surrogate import Surrogate, get_surrogate
 
 __all__ = ["NeuronParams", "constant", "NeuronModule", "scan", "check_sequence",
-           "decay_factor", "tau_from_decay", "RESET_MODES"]
+           "decay_factor", "tau_from_decay", "RESET_MODES", "detach_state"]
 
 RESET_MODES = ("subtract", "zero", "none")
 
@@ -121,22 +121,37 @@ def check_state_batch(x: torch.Tensor, state: tuple, who: str) -> None:
 
 
 # ----------------------------------------------------------------------------- scan
+def detach_state(state):
+    """``state`` with every tensor detached (nested tuples / NamedTuples kept, ``None`` kept)."""
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    if isinstance(state, tuple):
+        items = [detach_state(s) for s in state]
+        return type(state)(*items) if hasattr(state, "_fields") else type(state)(items)
+    return state
+
+
 def scan(
     step: Callable,
     x_seq: torch.Tensor,
     state: tuple,
     params: Any,
     record: bool = False,
+    detach_temporal: bool = False,
 ):
     """Run ``step`` over the leading (time) axis of ``x_seq``.
 
     Returns ``(out_seq, final_state)``, or ``(out_seq, final_state, state_seq)`` with
     ``record=True`` where ``state_seq`` is the State with each field stacked over time.
     Iterates ``x_seq.unbind(0)``: indexing ``x[t]`` in a loop makes backward O(T^2).
+    ``detach_temporal=True`` detaches the state before every step: gradients flow through
+    each step's input and parameters but not back in time (SLTT, ``axonal.train.online``).
     """
     outs = []
     states = []
     for x_t in x_seq.unbind(0):
+        if detach_temporal:
+            state = detach_state(state)
         out, state = step(x_t, state, params)
         outs.append(out)
         if record:
@@ -170,9 +185,15 @@ class NeuronModule(Temporal):
     neuron (``per_neuron=True``, needs ``size``) or one per layer. ``backend`` is ``"auto"``
     (a registered kernel when one applies, else the reference scan), ``"reference"`` (alias
     ``"scan"``) or a backend of ``axonal.kernels.registry.BACKENDS``.
+
+    ``detach_temporal`` (default ``False``; set it with ``axonal.train.online.detach_temporal``)
+    cuts the gradient between time steps: the state is detached before every step (SLTT, Meng et
+    al. 2023). The fused kernels do not implement the cut, so the switch runs the reference scan.
     """
 
     Params: type
+    #: detach the state between steps (no gradient back through time); forces the reference scan
+    detach_temporal: bool = False
     State: type
     step: Callable
 
@@ -242,6 +263,8 @@ class NeuronModule(Temporal):
     def forward(self, x: torch.Tensor, state: tuple | None = None):
         state = self._check(x, state)
         params = self.params()
+        if self.detach_temporal:  # the fused kernels keep the temporal gradient: use the scan
+            return scan(self.step, x, state, params, detach_temporal=True)
         result = run_kernel(params, x, state, self.backend)
         if result is not None:
             return result

@@ -455,6 +455,8 @@ class Recurrent(Temporal):
         state = self._check(x, state)
         params = self.neuron.params()
         weight = self.recurrent_weight()
+        if self.neuron.detach_temporal:  # SLTT: no gradient back in time (kernels keep it: scan)
+            return scan(self._step, x, state, (params, weight), detach_temporal=True)
         result = run_kernel(params, x, state, self.neuron.backend, weight=weight)
         if result is not None:
             return result

@@ -89,8 +89,9 @@ class LeakyIntegrator(NeuronModule):
         state = self._check(x, state)
         p = self.params()
         beta = decay_factor(p.tau, p.dt)
-        if self.backend == "reference" or (isinstance(beta, torch.Tensor) and beta.numel() != 1):
-            return scan(self.step, x, state, p)
+        if self.backend == "reference" or self.detach_temporal or (
+                isinstance(beta, torch.Tensor) and beta.numel() != 1):
+            return scan(self.step, x, state, p, detach_temporal=self.detach_temporal)
         drive = (1 - beta) * x if p.unit_gain else x
         v = leaky_sum(drive, beta.reshape(()) if isinstance(beta, torch.Tensor) else beta, state.v)
         return v, LeakyIntegratorState(v[-1] if x.shape[0] else state.v)

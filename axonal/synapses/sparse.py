@@ -182,6 +182,7 @@ class EventLinear(nn.Module):
         ``axonal.Sequential``.
         """
         if (self.mode == "dense" or not isinstance(neuron, NeuronModule)
+                or neuron.detach_temporal   # SLTT's cut is not in the fused kernel
                 or neuron.backend in ("reference", "scan")
                 or str(neuron.backend).startswith("triton")):
             return None

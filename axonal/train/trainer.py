@@ -52,6 +52,8 @@ from ..provenance import environment
 from ..recipes import ConfigError, Recipe, load_config, upgrade_recipe
 from . import checkpoint as ckpt
 from .baselines import run_baselines
+from .online import backward_batch
+from .regularisers import FiringRateRegulariser
 
 __all__ = ["Trainer", "evaluate_checkpoint", "load_model", "epoch_seed", "environment"]
 
@@ -165,7 +167,7 @@ class Trainer:
             self.optimizer = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
         else:
             cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
-            self.optimizer = cls(params, lr=o.lr, weight_decay=o.weight_decay)
+            self.optimizer = cls(params, lr=o.lr, weight_decay=o.weight_decay, eps=o.eps)
         s = o.scheduler
         if s.name == "cosine":
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=cfg.training.epochs)
@@ -203,19 +205,21 @@ class Trainer:
         after_step = getattr(self.model, "after_step", None)    # e.g. clamp learned delays
         total_loss, correct, n = 0.0, 0, 0
         clip = self.config.training.grad_clip
+        tc = self.config.training   # gradient algorithm and regulariser: axonal.train.online
+        reg = None if tc.rate_regulariser is None else FiringRateRegulariser.from_config(self.model, tc.rate_regulariser)
+        gen = torch.Generator().manual_seed(epoch_seed(tc.seed, epoch))   # SLTT-K's step draws
         for x, y in self._loader(self.splits.train, True, epoch):
             x, y = x.to(self.device), y.to(self.device)
-            scores = self.model(x)
-            loss = F.cross_entropy(scores, y)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scores, loss = backward_batch(self.model, x, y, algorithm=tc.algorithm, sltt_k=tc.sltt_k,
+                                          window=tc.tbptt_window, regulariser=reg, generator=gen)
             if clip:
                 nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.optimizer.step()
             if callable(after_step):
                 after_step()
-            c, k = _correct(scores.detach(), y)
-            total_loss += float(loss.detach()) * k
+            c, k = _correct(scores, y)
+            total_loss += loss * k
             correct += c
             n += k
         return {"train_loss": total_loss / max(n, 1), "train_accuracy": correct / max(n, 1)}
