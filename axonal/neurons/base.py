@@ -135,7 +135,8 @@ def scan(
     """Run ``step`` over the leading (time) axis of ``x_seq``.
 
     Returns ``(out_seq, final_state)``, or ``(out_seq, final_state, state_seq)`` with
-    ``record=True`` where ``state_seq`` is the State with each field stacked over time.
+    ``record=True`` where ``state_seq`` is the State with each field (also of nested States)
+    stacked over time.
     Iterates ``x_seq.unbind(0)``: indexing ``x[t]`` in a loop makes backward O(T^2).
     """
     outs = []
@@ -148,8 +149,15 @@ def scan(
     out_seq = torch.stack(outs)
     if not record:
         return out_seq, state
-    stacked = type(state)(*(torch.stack(fs) for fs in zip(*states)))
-    return out_seq, state, stacked
+    return out_seq, state, _stack(states)
+
+
+def _stack(states: list):
+    """A list of (nested) States over time as one State of stacked fields."""
+    first = states[0]
+    if isinstance(first, torch.Tensor):
+        return torch.stack(states)
+    return type(first)(*(_stack(list(fs)) for fs in zip(*states)))
 
 
 # ----------------------------------------------------------------------------- module

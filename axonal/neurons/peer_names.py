@@ -83,6 +83,7 @@ def translate_names(who: str, kwargs: dict[str, Any], accepted: set[str]) -> dic
     accepted nor an applicable alias raises a TypeError with the peer hint or "did you mean"
     and the valid names."""
     out: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
     for name, value in kwargs.items():
         if name in accepted:
             target = name
@@ -93,9 +94,10 @@ def translate_names(who: str, kwargs: dict[str, Any], accepted: set[str]) -> dic
             target = peer.target
             value = peer.convert(value) if peer.convert is not None else value
         if target in out:
-            raise TypeError(f"{who}: {target} is given twice (as {name!r} and under its own name or "
-                            "another alias); give it once")
+            raise TypeError(f"{who}: {target} is given twice (as {given_as[target]!r} and as {name!r}); "
+                            "give it once")
         out[target] = value
+        given_as[target] = name
     return out
 
 
