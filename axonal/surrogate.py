@@ -87,7 +87,7 @@ class Surrogate:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Spike = H(x) forward, ``derivative(x)`` backward. ``x`` is membrane minus threshold."""
-        return _SpikeFunction.apply(x, self)
+        return _spike_function(x, self)
 
 
 @dataclass(frozen=True)
@@ -305,9 +305,26 @@ def get_surrogate(spec: str | Surrogate | None = None, width: float | None = Non
 
 
 class _SpikeFunction(torch.autograd.Function):
-    """H(x) forward; the surrogate derivative in reverse mode (``backward``) and forward mode
-    (``jvp``). ``forward`` is separate from ``setup_context`` and vmap rules are generated, so
-    ``torch.func.grad``, ``vmap`` and ``jvp`` transform it."""
+    """H(x) forward, the surrogate derivative backward: the plain autograd path. (torch's
+    ``apply`` binds the signature of a ``setup_context``-style Function on every call, about
+    25 us, which a Python loop over time steps pays at every step: that style is kept for the
+    transforms, ``_TransformableSpike``.)"""
+
+    @staticmethod
+    def forward(ctx, x, surrogate):
+        ctx.save_for_backward(x)
+        ctx.surrogate = surrogate
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved_tensors
+        return grad_out * ctx.surrogate.derivative(x), None
+
+
+class _TransformableSpike(torch.autograd.Function):
+    """The same spike for ``torch.func`` (``grad``, ``vmap``, ``jvp``): ``forward`` separate from
+    ``setup_context``, a generated vmap rule, and the surrogate derivative in forward mode too."""
 
     generate_vmap_rule = True
 
@@ -331,6 +348,12 @@ class _SpikeFunction(torch.autograd.Function):
     def jvp(ctx, x_tangent, _surrogate_tangent):
         (x,) = ctx.saved_tensors
         return x_tangent * ctx.surrogate.derivative(x)
+
+
+def _spike_function(x: torch.Tensor, surrogate: "Surrogate") -> torch.Tensor:
+    if torch._C._are_functorch_transforms_active():
+        return _TransformableSpike.apply(x, surrogate)
+    return _SpikeFunction.apply(x, surrogate)
 
 
 def spike(x: torch.Tensor, surrogate: str | Surrogate | None = None) -> torch.Tensor:

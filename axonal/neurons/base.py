@@ -398,9 +398,12 @@ class NeuronModule(Temporal):
         ``(out [T, B, ...], state)`` whatever ``output`` and ``batch_first`` say."""
         state = self._check(x, state)
         params = self.params()
-        result = run_kernel(params, x, state, self.backend)
-        if result is not None:
-            return result
+        if not (self.backend == "auto" and x.shape[0] == 1):
+            # one step at a time (a Python loop over time): the reference step is several times
+            # cheaper than a fused kernel's call overhead, so ``auto`` takes it
+            result = run_kernel(params, x, state, self.backend)
+            if result is not None:
+                return result
         return scan(self.step, x, state, params)
 
     def forward(self, x: torch.Tensor, state: tuple | None = None):

@@ -512,9 +512,10 @@ class Recurrent(Temporal):
         state = self._check(x, state)
         params = self.neuron.params()
         weight = self.recurrent_weight(x.dtype)
-        result = run_kernel(params, x, state, self.neuron.backend, weight=weight)
-        if result is not None:
-            return result
+        if not (self.neuron.backend == "auto" and x.shape[0] == 1):  # one step: see NeuronModule.run
+            result = run_kernel(params, x, state, self.neuron.backend, weight=weight)
+            if result is not None:
+                return result
         return scan(self._step, x, state, (params, weight))
 
     def forward(self, x: torch.Tensor, state: RecurrentState | None = None):

@@ -145,3 +145,11 @@ def test_sigmoid_matches_the_peers_derivative():
     snn_surrogate.sigmoid(slope=4)(z).sum().backward()
     torch.testing.assert_close(Sigmoid(width=0.25).derivative(z.detach()), z.grad)
     assert FastSigmoid().name != Sigmoid().name
+
+
+def test_the_docs_table_lists_every_peer_name():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "coming-from-peers.md").read_text()
+    missing = [name for name in PEER_NAMES if name not in text]
+    assert not missing, f"docs/coming-from-peers.md does not mention {missing}"

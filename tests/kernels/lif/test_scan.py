@@ -118,7 +118,9 @@ GRID = np.concatenate([np.linspace(-3, 3, 121), [0.3, -0.3, 1.0, -1.0, 2.5, -2.5
 
 def test_table_codes_are_the_kernel_codes():
     assert [cls.code for cls in TABLE] == list(range(len(TABLE)))
-    assert set(SURROGATES.values()) == set(TABLE)
+    assert set(TABLE) <= set(SURROGATES.values())
+    # the others (Sigmoid, registered ones) have no kernel code: their neurons run the reference
+    assert all(cls.code == -1 for cls in SURROGATES.values() if cls not in TABLE)
 
 
 @pytest.mark.parametrize("cls", TABLE, ids=lambda c: c.name)
