@@ -124,7 +124,7 @@ def _check_step_input(i: int, layer: nn.Module, x: torch.Tensor) -> None:
         raise ValueError(f"Sequential: layer {i} ({name}) needs time-major input [T, B, "
                          f"{layer.in_features}], got shape {tuple(x.shape)}. Add the time axis "
                          "(x.unsqueeze(0) for a single step).")
-    if not torch.is_autocast_enabled(x.device.type):
+    if x.is_floating_point() and not torch.is_autocast_enabled(x.device.type):
         weight = next(layer.parameters(), None)
         if weight is not None and weight.is_floating_point() and weight.dtype != x.dtype:
             raise TypeError(

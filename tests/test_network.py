@@ -86,3 +86,8 @@ def test_recurrent_forward_has_its_own_docstring():
 def test_the_package_exports_the_helpers():
     assert axonal.detach_state is detach_state and callable(axonal.register_surrogate)
     assert callable(axonal.set_finite_check)
+
+
+def test_integer_input_to_an_embedding_is_not_a_dtype_mismatch():
+    net = Sequential(nn.Embedding(10, 4), LIF(4))
+    assert net(torch.randint(0, 10, (5, 2)))[0].shape == (5, 2, 4)
