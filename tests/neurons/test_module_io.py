@@ -268,3 +268,14 @@ def test_batch_major_input_revealed_by_a_state_is_named():
     _, state = m(torch.rand(20, 4, 8))
     with pytest.raises(ValueError, match="batch-major.*transpose"):
         m(torch.rand(4, 20, 8), state)
+
+
+def test_a_checkpoint_of_other_constants_is_a_checkpoint_error():
+    from axonal.train.checkpoint import CheckpointError, restore
+
+    saved = axonal.Sequential(nn.Linear(3, 4), LIF(4, decay=0.95))
+    record = {"path": "runs/x/last.json",
+              "tensors": {f"model.{k}": v for k, v in saved.state_dict().items()}}
+    restore(record, axonal.Sequential(nn.Linear(3, 4), LIF(4, decay=0.95)), rng=False)
+    with pytest.raises(CheckpointError, match=r"runs/x/last.json does not fit.*tau_mem: saved"):
+        restore(record, axonal.Sequential(nn.Linear(3, 4), LIF(4, decay=0.5)), rng=False)
