@@ -1,8 +1,6 @@
 """What a neuron module takes and gives besides its dynamics (``axonal.neurons.base.NeuronModule``):
 fixed constants in the state_dict, torch.func and torch.compile, output modes, batch-first input,
 state validation and the errors a newcomer meets (issues 22 and 24)."""
-import io
-
 import pytest
 import torch
 from torch import nn
@@ -16,15 +14,12 @@ from axonal.neurons import (
     LIF,
     AdaptiveLIF,
     CurrentBasedLIF,
-    Izhikevich,
     LIFState,
     ParametricLIF,
     RecurrentLIF,
-    RefractoryLIF,
     neuron_class,
     neuron_names,
 )
-from axonal.neurons.base import NeuronModule
 from axonal.models.registry import configurable_population
 
 
