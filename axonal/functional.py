@@ -26,7 +26,7 @@ import torch
 from torch.nn import functional as F
 
 __all__ = ["decay_factor", "tau_from_decay", "LEARN_RULES", "to_raw", "from_raw", "all_finite",
-           "check_sequence"]
+           "check_sequence", "set_finite_check", "finite_check_enabled", "traced"]
 
 
 def decay_factor(tau, dt: float):
@@ -77,6 +77,32 @@ def from_raw(rule: str, raw: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- input checks
+#: the library-wide switch of the NaN/inf check of inputs and states (``set_finite_check``)
+_FINITE_CHECK = {"enabled": True}
+
+
+def set_finite_check(enabled: bool) -> bool:
+    """Turn the NaN/inf check of every layer's input and state on or off; returns the previous
+    setting. The check costs one pass over the input and one host synchronisation per call; a
+    layer's own ``check_finite=False`` turns it off for that layer alone."""
+    previous = _FINITE_CHECK["enabled"]
+    _FINITE_CHECK["enabled"] = bool(enabled)
+    return previous
+
+
+def finite_check_enabled() -> bool:
+    """The library-wide setting of ``set_finite_check``."""
+    return _FINITE_CHECK["enabled"]
+
+
+def traced() -> bool:
+    """True inside a ``torch.func`` transform (``grad``, ``vmap``, ``jvp``, ...) or while
+    ``torch.compile`` traces: data-dependent Python checks (``bool(tensor)``) cannot run there
+    (vmap refuses them, compile breaks the graph), and compiled kernels cannot be transformed."""
+    return (torch._C._functorch.peek_interpreter_stack() is not None
+            or torch.compiler.is_compiling())
+
+
 def all_finite(x: torch.Tensor) -> bool:
     """True when ``x`` holds no NaN or inf, in one pass over it in the common case.
 
@@ -93,8 +119,9 @@ def all_finite(x: torch.Tensor) -> bool:
 
 def check_sequence(x: torch.Tensor, size: tuple[int, ...] | None, who: str,
                    finite: bool = True) -> None:
-    """Check a time-major input ``[T, B, *size]``: tensor, floating, right shape and, unless
-    ``finite=False`` (for a kernel that checks while it reads the input), finite."""
+    """Check a time-major input ``[T, B, *size]``: tensor, floating, at least one step, right
+    shape and, unless ``finite=False`` (a kernel that checks while it reads the input, or a layer
+    built with ``check_finite=False``), ``set_finite_check(False)`` or ``traced()``, finite."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{who}: input must be a torch.Tensor of shape [T, B, ...], got {type(x).__name__}")
     if not x.is_floating_point():
@@ -107,6 +134,11 @@ def check_sequence(x: torch.Tensor, size: tuple[int, ...] | None, who: str,
             f"{who}: input has shape {tuple(x.shape)}; expected time-major [T, B, ...] "
             "(add a time dimension with x.unsqueeze(0) for a single step)"
         )
+    if x.shape[0] == 0:
+        raise ValueError(
+            f"{who}: input has shape {tuple(x.shape)}, zero time steps; expected time-major "
+            "[T, B, ...] with T >= 1"
+        )
     if size is not None and tuple(x.shape[2:]) != tuple(size):
         hint = ""
         if x.ndim == 2 + len(size) and tuple(x.shape[1:2] + x.shape[3:]) == tuple(size):
@@ -115,5 +147,5 @@ def check_sequence(x: torch.Tensor, size: tuple[int, ...] | None, who: str,
             f"{who}: input has shape {tuple(x.shape)}; expected [T, B, {', '.join(map(str, size))}]"
             f" (time-major).{hint}"
         )
-    if finite and not all_finite(x):
+    if finite and _FINITE_CHECK["enabled"] and not traced() and not all_finite(x):
         raise ValueError(f"{who}: input contains NaN or inf; clean or clip the input first")

@@ -36,7 +36,9 @@ __all__ = [
     "Triangle",
     "Gaussian",
     "StraightThrough",
+    "Sigmoid",
     "SURROGATES",
+    "register_surrogate",
     "TABLE",
     "with_ops",
     "get_surrogate",
@@ -85,7 +87,7 @@ class Surrogate:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Spike = H(x) forward, ``derivative(x)`` backward. ``x`` is membrane minus threshold."""
-        return _SpikeFunction.apply(x, self)
+        return _spike_function(x, self)
 
 
 @dataclass(frozen=True)
@@ -199,10 +201,79 @@ class StraightThrough(Surrogate):
         return ops.where(ops.abs(x) < a, one, zero)
 
 
+@dataclass(frozen=True)
+class Sigmoid(Surrogate):
+    """Derivative of the logistic sigmoid ``sigmoid(x / w)``: ``sigmoid(x/w) (1 - sigmoid(x/w)) / w``
+    (snnTorch's ``surrogate.sigmoid(slope)`` and SpikingJelly's ``surrogate.Sigmoid(alpha)``
+    with slope = alpha = 1/w; the default w = 0.25 is SpikingJelly's alpha = 4 and peaks at 1).
+
+    Written as ``b e / (1 + e)^2`` with ``e = exp(-b |x|)``, ``b = 1/w``: the same value, and no
+    overflow for large ``|x|``. It has no kernel code yet (not in ``TABLE``): neurons using it
+    run the reference scan.
+    """
+
+    width: float = 0.25
+    name = "sigmoid"
+
+    def primitive(self, x):
+        return torch.sigmoid(x / self.width)
+
+    @staticmethod
+    def constants(width):
+        return 1.0 / width, 0.0
+
+    @staticmethod
+    def formula(x, a, b, one, zero):  # a = 1/w
+        e = ops.exp(-a * ops.abs(x))
+        q = one + e
+        return a * e / (q * q)
+
+
 #: the surrogates with kernel formulas, in ``code`` order
 TABLE: tuple[type[Surrogate], ...] = (FastSigmoid, ATan, Triangle, Gaussian, StraightThrough)
 assert all(cls.code == k for k, cls in enumerate(TABLE))
-SURROGATES: dict[str, type[Surrogate]] = {cls.name: cls for cls in TABLE}
+#: every surrogate a name resolves to: the table's, ``Sigmoid`` and those added with
+#: ``register_surrogate`` (recipes and ``get_surrogate`` read this live)
+SURROGATES: dict[str, type[Surrogate]] = {cls.name: cls for cls in (*TABLE, Sigmoid)}
+_BUILT_IN = frozenset(SURROGATES)
+
+
+def register_surrogate(name: str, cls: type[Surrogate] | None = None, *, overwrite: bool = False):
+    """Make the Surrogate subclass ``cls`` known by ``name`` to ``get_surrogate``, every neuron's
+    ``surrogate=`` and the recipes' ``surrogate:`` key. Usable as a decorator::
+
+        @register_surrogate("my_sigmoid")
+        @dataclass(frozen=True)
+        class MySigmoid(Surrogate):
+            width: float = 0.25
+            def derivative(self, x):
+                s = torch.sigmoid(x / self.width)
+                return s * (1 - s) / self.width
+
+    The class defines ``derivative(x)`` (or ``constants`` and ``formula`` as the built-ins do)
+    and, to have its derivative checked numerically, ``primitive(x)``; it is built as
+    ``cls(width=...)``. Registered surrogates have no fused-kernel code: neurons using them
+    run the reference scan. Built-in names cannot be replaced; ``overwrite=True`` replaces an
+    earlier registration of your own.
+    """
+    if cls is None:
+        return lambda c: register_surrogate(name, c, overwrite=overwrite)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"register_surrogate: name must be a Python identifier such as 'my_sigmoid', got {name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, Surrogate)):
+        raise TypeError(f"register_surrogate({name!r}, ...): pass a subclass of axonal.surrogate.Surrogate "
+                        f"(a frozen dataclass with a width and a derivative), got {cls!r}")
+    if name in _BUILT_IN:
+        raise ValueError(f"register_surrogate: {name!r} is a built-in surrogate; choose another name")
+    if name in SURROGATES and SURROGATES[name] is not cls and not overwrite:
+        raise ValueError(f"register_surrogate: {name!r} is already registered ({SURROGATES[name].__name__}); "
+                         "pass overwrite=True to replace it")
+    if cls.derivative is Surrogate.derivative and cls.formula is Surrogate.formula:
+        raise TypeError(f"register_surrogate({name!r}, {cls.__name__}): the class defines no derivative(x)")
+    cls.name = name
+    cls.code = -1  # a subclass of a built-in must not run the built-in's kernel formula
+    SURROGATES[name] = cls
+    return cls
 
 
 def with_ops(fn: Callable, namespace) -> Callable:
@@ -234,6 +305,11 @@ def get_surrogate(spec: str | Surrogate | None = None, width: float | None = Non
 
 
 class _SpikeFunction(torch.autograd.Function):
+    """H(x) forward, the surrogate derivative backward: the plain autograd path. (torch's
+    ``apply`` binds the signature of a ``setup_context``-style Function on every call, about
+    25 us, which a Python loop over time steps pays at every step: that style is kept for the
+    transforms, ``_TransformableSpike``.)"""
+
     @staticmethod
     def forward(ctx, x, surrogate):
         ctx.save_for_backward(x)
@@ -244,6 +320,40 @@ class _SpikeFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         (x,) = ctx.saved_tensors
         return grad_out * ctx.surrogate.derivative(x), None
+
+
+class _TransformableSpike(torch.autograd.Function):
+    """The same spike for ``torch.func`` (``grad``, ``vmap``, ``jvp``): ``forward`` separate from
+    ``setup_context``, a generated vmap rule, and the surrogate derivative in forward mode too."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x, surrogate):
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, surrogate = inputs
+        ctx.save_for_backward(x)
+        ctx.save_for_forward(x)
+        ctx.surrogate = surrogate
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved_tensors
+        return grad_out * ctx.surrogate.derivative(x), None
+
+    @staticmethod
+    def jvp(ctx, x_tangent, _surrogate_tangent):
+        (x,) = ctx.saved_tensors
+        return x_tangent * ctx.surrogate.derivative(x)
+
+
+def _spike_function(x: torch.Tensor, surrogate: "Surrogate") -> torch.Tensor:
+    if torch._C._are_functorch_transforms_active():
+        return _TransformableSpike.apply(x, surrogate)
+    return _SpikeFunction.apply(x, surrogate)
 
 
 def spike(x: torch.Tensor, surrogate: str | Surrogate | None = None) -> torch.Tensor:

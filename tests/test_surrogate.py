@@ -119,3 +119,93 @@ def test_instance_passes_through_and_width_override_copies():
     t = get_surrogate(s, 0.6)
     assert t.width == 0.6 and s.width == 0.3 and t.name == "gaussian"
     assert math.isinf(get_surrogate("straight_through").width)
+
+
+# ----------------------------------------------------------------------------- sigmoid, registration
+def test_sigmoid_derivative_matches_finite_difference_and_peaks_at_one():
+    from axonal.surrogate import Sigmoid
+
+    for width in (0.04, 0.25, 1.3):
+        s = get_surrogate("sigmoid", width)
+        x = torch.linspace(-3, 3, 601, dtype=torch.float64)
+        h = 1e-6
+        numeric = (s.primitive(x + h) - s.primitive(x - h)) / (2 * h)
+        torch.testing.assert_close(s.derivative(x), numeric, atol=1e-6, rtol=1e-5)
+    assert Sigmoid().derivative(torch.zeros(1, dtype=torch.float64)).item() == pytest.approx(1.0)
+    big = Sigmoid(width=0.01).derivative(torch.tensor([-1e4, 1e4]))
+    assert torch.isfinite(big).all()                 # no overflow far from threshold
+
+
+def test_spike_under_torch_func_equals_autograd():
+    from torch.func import grad, jvp, vmap
+
+    x = torch.randn(5, 3, dtype=torch.float64)
+    w = torch.randn(3, dtype=torch.float64)
+    f = lambda x: (spike(x, "triangle") * w).sum()
+    xr = x.clone().requires_grad_()
+    f(xr).backward()
+    torch.testing.assert_close(grad(f)(x), xr.grad)
+    torch.testing.assert_close(vmap(grad(f))(x.unsqueeze(1)).squeeze(1), xr.grad)
+    _, t = jvp(lambda x: spike(x, "atan"), (x,), (torch.ones_like(x),))
+    torch.testing.assert_close(t, get_surrogate("atan").derivative(x))
+
+
+def test_register_surrogate_is_usable_by_name_by_neurons_and_recipes():
+    from dataclasses import dataclass
+
+    from axonal.models.classifier import SpikingClassifierConfig
+    from axonal.neurons import LIF
+    from axonal.surrogate import SURROGATES, register_surrogate
+
+    @register_surrogate("test_rectangle")
+    @dataclass(frozen=True)
+    class Rectangle(Surrogate):
+        width: float = 0.5
+
+        def primitive(self, x):
+            return ((x + self.width) / (2 * self.width)).clamp(0, 1)
+
+        def derivative(self, x):
+            return (x.abs() < self.width).to(x.dtype) / (2 * self.width)
+
+    try:
+        assert get_surrogate("test_rectangle", 0.25) == Rectangle(width=0.25)
+        assert Rectangle.code == -1                    # never a built-in kernel formula
+        x = torch.tensor([-0.3, 0.1, 0.6], requires_grad=True)
+        spike(x, "test_rectangle").sum().backward()
+        assert x.grad.tolist() == [1.0, 1.0, 0.0]
+        m = LIF(3, surrogate="test_rectangle")         # auto falls back to the reference scan
+        inp = torch.rand(4, 2, 3, requires_grad=True)
+        m(inp)[0].sum().backward()
+        section = SpikingClassifierConfig.for_neuron("lif").model_validate(
+            {"neuron": "lif", "surrogate": "test_rectangle", "surrogate_width": 0.2})
+        assert section.neuron_params()["surrogate"] == Rectangle(width=0.2)
+        with pytest.raises(ValueError, match="already registered"):
+            register_surrogate("test_rectangle", type("Other", (Rectangle,), {}))
+        with pytest.raises(ValueError, match="built-in"):
+            register_surrogate("atan", Rectangle)
+        with pytest.raises(TypeError, match="subclass of axonal.surrogate.Surrogate"):
+            register_surrogate("test_fn", lambda x: x)
+        with pytest.raises(ValueError, match="identifier"):
+            register_surrogate("my surrogate", Rectangle)
+    finally:
+        SURROGATES.pop("test_rectangle", None)
+    with pytest.raises(Exception, match="unknown surrogate"):
+        SpikingClassifierConfig.for_neuron("lif").model_validate({"neuron": "lif", "surrogate": "test_rectangle"})
+
+
+def test_a_subclass_of_a_built_in_does_not_inherit_its_kernel_code():
+    from dataclasses import dataclass
+
+    from axonal.surrogate import ATan, SURROGATES, register_surrogate
+
+    @dataclass(frozen=True)
+    class SteepATan(ATan):
+        def derivative(self, x):
+            return 2 * super().derivative(x)
+
+    try:
+        register_surrogate("test_steep_atan", SteepATan)
+        assert SteepATan.code == -1 and ATan.code == 1
+    finally:
+        SURROGATES.pop("test_steep_atan", None)

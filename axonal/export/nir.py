@@ -143,7 +143,9 @@ def _export_neuron(module, shape, dt, disc, who):
             v_reset=_arr(0.0, shape), w_in=_arr(1 / (1 - alpha), shape), metadata=meta)
     if type(module) is LIF:
         beta = _decay(p.tau_mem, p.dt)
-        return nir.LIF(tau=_arr(_tau_of(beta, dt, disc, who), shape), r=_arr(1 / (1 - beta), shape),
+        # decay_input=True scales the input by 1 - beta: the gain r = 1 / (1 - beta) becomes 1
+        r = np.ones_like(beta) if p.decay_input else 1 / (1 - beta)
+        return nir.LIF(tau=_arr(_tau_of(beta, dt, disc, who), shape), r=_arr(r, shape),
                        v_leak=_arr(0.0, shape), v_threshold=thr, v_reset=_arr(0.0, shape),
                        metadata=meta)
     raise NIRExportError(
@@ -287,6 +289,14 @@ def to_nir(model: nn.Module, dt: float, *, input_shape: Sequence[int] | None = N
             in_shape = tuple(x.shape[2:])
             neuron = layer.neuron if isinstance(layer, Recurrent) else layer
             if isinstance(neuron, NeuronModule):
+                if isinstance(layer, Recurrent) and layer.input is not None:
+                    # a Recurrent with its own input weights: they are a Linear node before it
+                    for k, node in enumerate(_stateless_nodes(layer.input, in_shape, dt, who)):
+                        name = f"{idx}_input_{type(node).__name__.lower()}" + (f"_{k}" if k else "")
+                        nodes[name] = node
+                        edges.append((prev, name))
+                        prev = name
+                    in_shape = tuple(layer.size)
                 node = _export_neuron(neuron, in_shape, dt, discretisation, who)
                 name = f"{idx}_{type(node).__name__.lower()}"
                 nodes[name] = node

@@ -21,7 +21,8 @@ Backends:
 ==============  ============================================================================
 
 ``auto`` tries the backends that suit the input's device, in order (CUDA: ``triton``; CPU:
-``numba``, then ``compiled``) and falls back to the reference scan. One failure contract for
+``numba``, then ``compiled``) and falls back to the reference scan; inside a ``torch.func``
+transform (``grad``, ``vmap``, ``jvp``) it always takes the reference scan. One failure contract for
 every miss: under ``auto`` a miss is silent (``run_kernel`` returns ``None``); a forced backend
 that cannot run raises ``KernelUnavailable`` naming the backend, the Params type and why.
 
@@ -131,6 +132,14 @@ def run_kernel(params, x: torch.Tensor, state, backend: str = "auto", weight=Non
     if backend == "reference":
         return None
     ptype = type(params)
+    if torch._C._functorch.peek_interpreter_stack() is not None:
+        # inside torch.func.grad/vmap/jvp: compiled kernels cannot be transformed
+        if backend == "auto":
+            return None
+        raise KernelUnavailable(
+            f"backend={backend!r} cannot run {ptype.__name__} inside a torch.func transform (grad, "
+            "vmap, jvp): compiled kernels cannot be transformed. Use backend='auto' (it takes the "
+            "reference scan there) or backend='reference'.")
     if backend == "auto":
         for candidate in _AUTO_ORDER.get(x.device.type, ()):
             if (ptype, candidate) not in _KERNELS:

@@ -25,7 +25,7 @@ import torch
 
 from ..functional import decay_factor
 from ..surrogate import Surrogate
-from .base import NeuronModule, NeuronParams, check_sequence, constant
+from .base import NeuronModule, NeuronParams, check_sequence, check_state, constant
 from .catalog import register_neuron
 from .lif import Number, check_integrator, refractory_fire, refractory_gate
 
@@ -105,9 +105,9 @@ class ConductanceLIF(NeuronModule):
             raise ValueError(f"{name}: input has shape {tuple(x.shape)}; expected [T, B, 2, ...] "
                              "(excitatory and inhibitory conductance arrivals on axis 2; stack "
                              "them with torch.stack([g_exc, g_inh], dim=2))")
-        check_sequence(x, None if self.size is None else (2, *self.size), name)
+        check_sequence(x, None if self.size is None else (2, *self.size), name, finite=self.check_finite)
         if state is None:
-            return self.initial_state(x[0] if x.shape[0] else x.new_zeros(x.shape[1:]))
+            return self.initial_state(x[0])
         if not isinstance(state, ConductanceLIFState):
             raise TypeError(f"{name}: state must be a ConductanceLIFState (as returned by forward), "
                             f"got {type(state).__name__}")
@@ -115,4 +115,5 @@ class ConductanceLIF(NeuronModule):
             raise ValueError(f"{name}: state has shape {tuple(state.v.shape)} but each input step "
                              f"has shape {tuple(x.shape[1:])} ([B, 2, ...]); pass state=None to "
                              "start fresh")
+        check_state(x, state, name, finite=self.check_finite, batch=False)
         return state

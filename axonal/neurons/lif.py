@@ -2,9 +2,12 @@
 
 Discrete-time updates with per-step decay ``beta = exp(-dt / tau)`` and input integrated
 without the (1 - beta) factor, as in snnTorch's ``Leaky`` and SpikingJelly's ``LIFNode`` with
-``decay_input=False``:
+``decay_input=False``. A spike is emitted when ``v >= theta`` (snnTorch and Norse fire on
+``v > theta``; the two differ only when the membrane lands exactly on the threshold):
 
 - LIF:              v <- beta v + x;            s = H(v - theta);  reset
+                    (``decay_input=True``: v <- beta v + (1 - beta) x, SpikingJelly's
+                    default ``v + (x - v) / tau`` with ``beta = 1 - 1/tau``)
 - CurrentBasedLIF:  i <- alpha i + x; v <- beta v + i;  s = H(v - theta);  reset
   (Gerstner et al., "Neuronal Dynamics", 2014, ch. 1; NIR's CubaLIF)
 - AdaptiveLIF:      v <- beta v + x;  theta_t = theta + b a;  s = H(v - theta_t);  reset by
@@ -31,12 +34,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..functional import decay_factor, tau_from_decay
+from ..functional import decay_factor
 from ..kernels.lif import LIFDynamics, register_lif_family
 from ..kernels.registry import run_kernel
 from ..network import Temporal
 from ..surrogate import Surrogate
-from .base import NeuronModule, NeuronParams, check_sequence, constant, scan
+from .base import OUTPUTS, NeuronModule, NeuronParams, _batch_first_in, check_sequence, check_state, constant, scan
 from .catalog import register_neuron
 
 Number = float | torch.Tensor
@@ -61,6 +64,9 @@ class LIFParams(NeuronParams):
     surrogate: str | Surrogate = "atan"
     detach_reset: bool = True
     dt: float = constant(1.0, check="positive")
+    #: scale the input by ``1 - beta`` (SpikingJelly's ``decay_input=True``): the membrane then
+    #: relaxes towards the input instead of summing it
+    decay_input: bool = False
 
 
 class LIFState(NamedTuple):
@@ -69,7 +75,8 @@ class LIFState(NamedTuple):
 
 def lif_step(x, state: LIFState, p: LIFParams):
     """One step of the leaky integrate-and-fire neuron."""
-    v = decay_factor(p.tau_mem, p.dt) * state.v + x
+    beta = decay_factor(p.tau_mem, p.dt)
+    v = beta * state.v + ((1 - beta) * x if p.decay_input else x)
     s = p.surrogate(v - p.threshold)
     return s, LIFState(apply_reset(v, s, p.threshold, p))
 
@@ -228,20 +235,19 @@ register_lif_family(ParametricLIFParams, lambda p: LIFDynamics(
 
 # ----------------------------------------------------------------------------- modules
 class _LIFFamily(NeuronModule):
-    def __init__(self, size=None, *, decay: float | None = None, learn=(), per_neuron=False,
-                 backend="auto", **params):
-        if decay is not None:
-            if "tau_mem" in params:
-                raise ValueError("give either tau_mem or decay, not both")
-            params["tau_mem"] = tau_from_decay(decay, params.get("dt", 1.0))
-        super().__init__(size, learn=learn, per_neuron=per_neuron, backend=backend, **params)
+    """The LIF family's modules (``decay=`` and the other keywords: ``NeuronModule``)."""
 
 
 @register_neuron("lif")
 class LIF(_LIFFamily):
     """Leaky integrate-and-fire neurons. ``LIF(decay=0.9)`` or ``LIF(tau_mem=10.)``.
 
-    Drops into ``nn.Sequential`` after a time-distributed layer; returns ``(spikes, state)``.
+    ``forward(x [T, B, ...], state=None) -> (spikes, state)``: it chains in
+    ``axonal.Sequential`` (which carries the state), not as such in ``torch.nn.Sequential``;
+    there use ``LIF(..., output="spikes")`` (the spikes alone, fresh state every call; add
+    ``batch_first=True`` for ``[B, T, ...]`` input). ``decay_input=True`` is SpikingJelly's
+    ``LIFNode`` form ``v <- v + (x - v) / tau`` with ``decay = 1 - 1/tau``. A spike fires when
+    ``v >= threshold``.
     """
 
     Params = LIFParams
@@ -267,8 +273,13 @@ class AdaptiveLIF(_LIFFamily):
     step = staticmethod(adaptive_lif_step)
 
 
-register_lif_family(LIFParams, lambda p: LIFDynamics(
-    beta=decay_factor(p.tau_mem, p.dt), threshold=p.threshold, **_reset_terms(p)))
+def _lif_form(p: LIFParams) -> LIFDynamics:
+    beta = decay_factor(p.tau_mem, p.dt)
+    return LIFDynamics(beta=beta, threshold=p.threshold, input_gain=(1 - beta) if p.decay_input else None,
+                       **_reset_terms(p))
+
+
+register_lif_family(LIFParams, _lif_form)
 register_lif_family(CurrentBasedLIFParams, lambda p: LIFDynamics(
     beta=decay_factor(p.tau_mem, p.dt), alpha=decay_factor(p.tau_syn, p.dt),
     threshold=p.threshold, **_reset_terms(p)))
@@ -413,62 +424,143 @@ class Recurrent(Temporal):
     """A neuron population with all-to-all recurrent weights inside the scan (RLIF, RALIF ...).
 
     ``Recurrent(LIF(128))`` adds ``weight`` [128, 128]; at each step the input is
-    ``x_t + s_{t-1} W^T``. ``forward(x [T, B, N], state=None) -> (spikes, RecurrentState)``.
+    ``x_t + s_{t-1} W^T``. With ``in_features=`` it also owns its input weights (Norse's
+    ``LIFRecurrent(in, hidden)``: one layer ``in_features -> size``): the input is then
+    ``x_t W_in^T + s_{t-1} W^T``, the projection applied to the whole sequence at once before the
+    scan. ``forward(x [T, B, N], state=None) -> (spikes, RecurrentState)``; ``output`` and
+    ``batch_first`` as for the neurons (``NeuronModule``). The dtype follows the input, as for
+    the neurons: the weights are used in the input's dtype.
     """
 
-    def __init__(self, neuron: NeuronModule, weight_scale: float = 1.0, zero_diagonal: bool = False):
+    def __init__(self, neuron: NeuronModule, weight_scale: float = 1.0, zero_diagonal: bool = False,
+                 *, in_features: int | None = None, bias: bool = False,
+                 output: str = "spikes_and_state", batch_first: bool = False):
         super().__init__()
+        if not isinstance(neuron, NeuronModule):
+            raise TypeError(f"Recurrent wraps a neuron module such as LIF(128), got {type(neuron).__name__}")
         if neuron.size is None or len(neuron.size) != 1:
             raise ValueError("Recurrent needs a neuron module with a 1-D size, e.g. Recurrent(LIF(128))")
+        if neuron.output != "spikes_and_state" or neuron.batch_first:
+            raise ValueError("Recurrent: give output= and batch_first= to Recurrent, not to the neuron it wraps")
+        if output not in OUTPUTS:
+            raise ValueError(f"Recurrent: output must be one of {list(OUTPUTS)}, got {output!r}")
         n = neuron.size[0]
         self.neuron = neuron
         self.zero_diagonal = zero_diagonal
+        self.output = output
+        self.batch_first = bool(batch_first)
         bound = weight_scale / math.sqrt(n)
         self.weight = nn.Parameter(torch.empty(n, n).uniform_(-bound, bound))
+        if in_features is not None:
+            if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features <= 0:
+                raise ValueError(f"Recurrent: in_features must be a positive int, got {in_features!r}")
+            self.input = nn.Linear(in_features, n, bias=bias)
+        else:
+            self.input = None
         self._step = recurrent_step(type(neuron).step)
 
     @property
     def size(self):
         return self.neuron.size
 
-    def recurrent_weight(self) -> torch.Tensor:
+    @property
+    def in_features(self) -> int:
+        """The width of one input step: ``in_features`` with input weights, else the size."""
+        return self.input.in_features if self.input is not None else self.neuron.size[0]
+
+    def recurrent_weight(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        weight = self.weight if dtype is None else self.weight.to(dtype)
         if self.zero_diagonal:
-            return self.weight * (1 - torch.eye(self.weight.shape[0], device=self.weight.device))
-        return self.weight
+            return weight * (1 - torch.eye(weight.shape[0], device=weight.device, dtype=weight.dtype))
+        return weight
+
+    def _name(self) -> str:
+        return f"Recurrent({type(self.neuron).__name__})"
+
+    def _project(self, x: torch.Tensor) -> torch.Tensor:
+        """The input through the input weights (if any), in the input's dtype."""
+        check_sequence(x, (self.in_features,), self._name(), finite=self.neuron.check_finite)
+        if self.input is None:
+            return x
+        w = self.input.weight.to(x.dtype)
+        b = None if self.input.bias is None else self.input.bias.to(x.dtype)
+        return F.linear(x, w, b)
 
     def _check(self, x, state):
-        name = f"Recurrent({type(self.neuron).__name__})"
-        check_sequence(x, self.neuron.size, name)
+        name = self._name()
         if state is None:
             z = x.new_zeros(x.shape[1:])
             return RecurrentState(self.neuron.initial_state(z), z)
         if not isinstance(state, RecurrentState):
             raise TypeError(f"{name}: state must be a RecurrentState, got {type(state).__name__}")
-        if tuple(state.spikes.shape) != tuple(x.shape[1:]):
+        if not isinstance(state.spikes, torch.Tensor) or tuple(state.spikes.shape) != tuple(x.shape[1:]):
+            shape = tuple(state.spikes.shape) if isinstance(state.spikes, torch.Tensor) else state.spikes
             raise ValueError(
-                f"{name}: state has shape {tuple(state.spikes.shape)} but each input step has "
-                f"shape {tuple(x.shape[1:])}; pass state=None to start fresh"
+                f"{name}: state has shape {shape} but each step has shape {tuple(x.shape[1:])}; "
+                "pass state=None to start fresh"
             )
+        if not isinstance(state.neuron, self.neuron.State):
+            raise TypeError(f"{name}: state.neuron must be a {self.neuron.State.__name__}, got "
+                            f"{type(state.neuron).__name__}")
+        check_state(x, state.neuron, name, finite=self.neuron.check_finite)
+        check_state(x, state, name, finite=self.neuron.check_finite, batch=False)  # the spikes
         return state
 
-    def forward(self, x: torch.Tensor, state: RecurrentState | None = None):
+    def run(self, x: torch.Tensor, state: RecurrentState | None = None):
+        """Time-major ``(spikes [T, B, N], RecurrentState)`` whatever ``output`` says."""
+        x = self._project(x)
         state = self._check(x, state)
         params = self.neuron.params()
-        weight = self.recurrent_weight()
+        weight = self.recurrent_weight(x.dtype)
         if self.neuron.detach_temporal:  # SLTT: no gradient back in time (kernels keep it: scan)
             return scan(self._step, x, state, (params, weight), detach_temporal=True)
-        result = run_kernel(params, x, state, self.neuron.backend, weight=weight)
-        if result is not None:
-            return result
+        if not (self.neuron.backend == "auto" and x.shape[0] == 1):  # one step: see NeuronModule.run
+            result = run_kernel(params, x, state, self.neuron.backend, weight=weight)
+            if result is not None:
+                return result
         return scan(self._step, x, state, (params, weight))
 
+    def forward(self, x: torch.Tensor, state: RecurrentState | None = None):
+        """Run the population over the sequence ``x`` [T, B, in_features] (``[B, T, ...]`` with
+        ``batch_first``), starting from ``state`` (``None``: at rest, no spikes yet).
+
+        Returns ``(spikes [T, B, N], RecurrentState(neuron=<the neuron's state>, spikes=<last
+        step's spikes>))``, or the spikes alone with ``output="spikes"``. Passing the returned
+        state back continues the sequence exactly (streaming); for truncated backpropagation
+        through time pass ``axonal.detach_state(state)``.
+        """
+        if self.batch_first:
+            x = _batch_first_in(x, self._name())
+        out, state = self.run(x, state)
+        if self.batch_first:
+            out = out.transpose(0, 1)
+        return out if self.output == "spikes" else (out, state)
+
     def trace(self, x: torch.Tensor, state: RecurrentState | None = None):
+        """Reference scan that also returns every state over time: ``(spikes, states)``."""
+        x = self._project(x)
         state = self._check(x, state)
-        out, _, states = scan(self._step, x, state, (self.neuron.params(), self.recurrent_weight()),
+        out, _, states = scan(self._step, x, state, (self.neuron.params(), self.recurrent_weight(x.dtype)),
                               record=True)
         return out, states
 
+    def extra_repr(self) -> str:
+        parts = [f"in_features={self.in_features}"] if self.input is not None else []
+        if self.zero_diagonal:
+            parts.append("zero_diagonal=True")
+        if self.output != "spikes_and_state":
+            parts.append(f"output={self.output!r}")
+        if self.batch_first:
+            parts.append("batch_first=True")
+        return ", ".join(parts)
 
-def RecurrentLIF(size: int, **kwargs) -> Recurrent:
-    """LIF population with recurrent weights (RLIF)."""
-    return Recurrent(LIF(size, **kwargs))
+
+def RecurrentLIF(size: int, *, in_features: int | None = None, weight_scale: float = 1.0,
+                 zero_diagonal: bool = False, output: str = "spikes_and_state",
+                 batch_first: bool = False, **kwargs) -> Recurrent:
+    """LIF population with recurrent weights (RLIF): ``RecurrentLIF(128, decay=0.9)``.
+
+    ``in_features=`` gives it input weights too (Norse's ``LIFRecurrent(in, hidden)`` is
+    ``RecurrentLIF(hidden, in_features=in)``); the other keywords go to ``LIF``."""
+    return Recurrent(LIF(size, **kwargs), weight_scale=weight_scale, zero_diagonal=zero_diagonal,
+                     in_features=in_features, output=output, batch_first=batch_first)

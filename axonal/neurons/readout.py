@@ -82,8 +82,8 @@ class LeakyIntegrator(NeuronModule):
             params["tau"] = tau_from_decay(float(decay), params.get("dt", 1.0))
         super().__init__(size, learn=learn, per_neuron=per_neuron, backend=backend, **params)
 
-    def forward(self, x: torch.Tensor, state: LeakyIntegratorState | None = None):
-        """The step's recurrence in closed form (``leaky_sum``) when the time constant is one
+    def run(self, x: torch.Tensor, state: LeakyIntegratorState | None = None):
+        """``(v, state)`` time-major: the step's recurrence in closed form (``leaky_sum``) when the time constant is one
         number for the layer (the common readout), else the reference scan. Equal up to float
         rounding (tests/neurons/test_readout.py); ``backend="reference"`` forces the scan."""
         state = self._check(x, state)
@@ -94,7 +94,7 @@ class LeakyIntegrator(NeuronModule):
             return scan(self.step, x, state, p, detach_temporal=self.detach_temporal)
         drive = (1 - beta) * x if p.unit_gain else x
         v = leaky_sum(drive, beta.reshape(()) if isinstance(beta, torch.Tensor) else beta, state.v)
-        return v, LeakyIntegratorState(v[-1] if x.shape[0] else state.v)
+        return v, LeakyIntegratorState(v[-1])
 
 
 # ----------------------------------------------------------------------------- closed form

@@ -403,7 +403,7 @@ def restore(record: dict, model: torch.nn.Module, optimizer=None, scheduler=None
     """Load weights (and optimiser, scheduler, RNG states when given) from a checkpoint record."""
     try:
         model.load_state_dict(model_state(record))
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:  # ValueError: a neuron's fixed constants differ
         first = str(exc).strip().splitlines()
         raise CheckpointError(f"checkpoint {record.get('path')} does not fit this model ({' '.join(first[:3])}); "
                               "was the recipe's model section changed?") from None

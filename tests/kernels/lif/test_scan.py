@@ -118,7 +118,9 @@ GRID = np.concatenate([np.linspace(-3, 3, 121), [0.3, -0.3, 1.0, -1.0, 2.5, -2.5
 
 def test_table_codes_are_the_kernel_codes():
     assert [cls.code for cls in TABLE] == list(range(len(TABLE)))
-    assert set(SURROGATES.values()) == set(TABLE)
+    assert set(TABLE) <= set(SURROGATES.values())
+    # the others (Sigmoid, registered ones) have no kernel code: their neurons run the reference
+    assert all(cls.code == -1 for cls in SURROGATES.values() if cls not in TABLE)
 
 
 @pytest.mark.parametrize("cls", TABLE, ids=lambda c: c.name)
@@ -156,7 +158,7 @@ def test_numba_row_surrogate_equals_torch_class_in_each_dtype(cls):
     recurrent=st.booleans(),
     reset=st.sampled_from(["subtract", "zero", "none"]),
     detach=st.booleans(),
-    surrogate=st.sampled_from(sorted(SURROGATES)),
+    surrogate=st.sampled_from(sorted(cls.name for cls in TABLE)),  # the surrogates with kernel code
     width=st.sampled_from([None, 0.3, 1.5]),
     learn=st.sampled_from(["none", "scalar", "per_neuron"]),
     t=st.integers(1, 12),
