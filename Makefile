@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	# peers that declare torchvision/torchaudio (unused by us; a pip torchvision breaks the CPU
 	# torch): their own code only, their real dependencies come with snntorch/tonic/numba above
-	$(BIN)/pip install -q -c constraints.txt --no-deps 'norse==1.1.0' 'neurobench==2.3.0'
+	$(BIN)/pip install -q -c constraints.txt --no-deps 'norse==1.1.0' 'neurobench==2.3.0' 'spikingjelly==2.0.0'
 	touch $(STAMP)
 
 install: $(STAMP)
