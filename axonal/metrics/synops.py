@@ -241,8 +241,13 @@ for _cls in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
 
 
 def _recurrent_rule(m, args, kwargs, output):
+    """The recurrent synapses only: input weights (``in_features=``) are an ``nn.Linear``
+    submodule that the monitor counts as its own layer."""
     state = args[1] if len(args) > 1 else kwargs.get("state")
-    return recurrent_synops(m, _first_tensor(args, kwargs), state, _primary(output))
+    out = _primary(output)
+    if getattr(m, "batch_first", False):
+        out = out.transpose(0, 1)
+    return recurrent_synops(m, _first_tensor(args, kwargs), state, out)
 
 
 register_synops_rule(Recurrent, _recurrent_rule)

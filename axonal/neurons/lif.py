@@ -482,6 +482,8 @@ class Recurrent(Temporal):
         check_sequence(x, (self.in_features,), self._name(), finite=self.neuron.check_finite)
         if self.input is None:
             return x
+        if x.dtype == self.input.weight.dtype:
+            return self.input(x)  # through the module, so its hooks (SpikeMonitor's SynOps) see it
         w = self.input.weight.to(x.dtype)
         b = None if self.input.bias is None else self.input.bias.to(x.dtype)
         return F.linear(x, w, b)

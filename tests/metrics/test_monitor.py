@@ -432,3 +432,21 @@ def test_an_encoder_that_creates_the_time_axis_gives_samples_and_steps(encoder):
     rep = mon.report()
     assert (rep.samples, rep.steps) == (450, 25)
     assert rep.synapses[0].dense_macs == 25 * 64 * 8       # per sample: T x in x out
+
+
+def test_recurrent_input_weights_are_counted_as_their_own_linear_layer():
+    """RecurrentLIF(hidden, in_features=...) owns an input projection: its SynOps are the input's
+    nonzeros x hidden (ACs for spikes), beside the recurrent part, and batch_first changes nothing."""
+    torch.manual_seed(4)
+    x = (torch.rand(7, 3, 5) < 0.4).float()
+    for batch_first in (False, True):
+        rec = axonal.RecurrentLIF(6, in_features=5, threshold=0.3, batch_first=batch_first)
+        with SpikeMonitor(rec) as mon:
+            s, _ = rec(x.transpose(0, 1) if batch_first else x)
+        s = s.transpose(0, 1) if batch_first else s
+        rep = mon.report(samples=1)
+        by_kind = {type(syn).__name__: syn for syn in rep.synapses}
+        assert len(rep.synapses) == 2, rep.synapses
+        counts = sorted(syn.synops for syn in rep.synapses)
+        expected = sorted([x.sum().item() * 6, s[:-1].sum().item() * 6])
+        assert counts == pytest.approx(expected), by_kind
