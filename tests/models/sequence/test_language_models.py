@@ -54,3 +54,22 @@ def test_unknown_model_and_option_are_clear_errors():
         build_language_model("gpt5", 16)
     with pytest.raises(TypeError, match="language model 'lstm'"):
         build_language_model("lstm", 16, width=3)
+
+
+def test_recipe_architecture_trains_with_the_generic_trainer(tmp_path):
+    from axonal.train import Trainer
+
+    recipe = {"name": "lm_smoke", "data": {"name": "python_stdlib_text", "options": {"seq_len": 16, "max_chars": 2000},
+                                           "batch_size": 8},
+              "model": {"architecture": "language_model", "name": "egru", "options": {"d_embed": 4, "hidden": 8}},
+              "optimiser": {"name": "adam", "lr": 0.01}, "training": {"epochs": 1, "seed": 0},
+              "output": {"dir": str(tmp_path / "run"), "raster": False, "curves": False}}
+    res = Trainer(recipe).fit()
+    assert 0 <= res["test"]["accuracy"] <= 1 and res["test"]["synops"] > 0
+
+
+def test_recipe_rejects_unknown_language_model():
+    from axonal.models.sequence.recipe import LanguageModelConfig
+
+    with pytest.raises(ValueError, match="unknown language model"):
+        LanguageModelConfig(name="gpt5")
