@@ -95,3 +95,31 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+def _fmt(ms, digits=3, scale=1.0):
+    m, s = ms
+    if m is None:
+        return "—"
+    return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}" if s else f"{m * scale:.{digits}f}"
+
+
+def render_table(data: dict) -> str:
+    """The Markdown table of a results file (mean ± sample std over the seeds listed)."""
+    lines = ["| model | seeds | test bpc | params | SynOps/token (ACs / MACs) | energy/token (nJ) | activity sparsity | train tokens/s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in data["table"]:
+        lines.append(f"| {r['label']} | {len(r['seeds'])} | {_fmt(r['test_bpc'])} | {r['parameters']:,} | "
+                     f"{r['synops_per_token'][0]:,.0f} ({r['acs_per_token'][0]:,.0f} / {r['macs_per_token'][0]:,.0f}) | "
+                     f"{_fmt(r['energy_per_token_j'], 3, 1e9)} | {_fmt(r['activity_sparsity'], 2)} | "
+                     f"{_fmt(r['train_tokens_per_s'], 0)} |")
+    return "\n".join(lines)
+
+
+def render_samples(data: dict, seed: int = 0) -> str:
+    out = []
+    for label, (name, _) in MODELS.items():
+        r = [r for r in data["runs"] if r["model"] == name and r["seed"] == seed]
+        if r:
+            out.append(f"**{label}** (test bpc {r[0]['test_bpc']:.2f}):\n\n```text\n{r[0]['sample']}\n```\n")
+    return "\n".join(out)
