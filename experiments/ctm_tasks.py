@@ -62,7 +62,7 @@ class LSTMParity(nn.Module):
         return self.out(h).permute(1, 2, 0)
 
 
-def run_parity(length, seed, steps, batch, ticks):
+def run_parity(length, seed, steps, batch, ticks, lr=1e-3):
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     test_x, test_y = parity_batch(1000, length, torch.Generator().manual_seed(10_000 + seed))
@@ -71,7 +71,7 @@ def run_parity(length, seed, steps, batch, ticks):
                                    d_attn=32, heads=2, nlm_hidden=8, n_sync_out=32, n_sync_action=16, seed=seed)
     lstm = LSTMParity(64)
     for name, model in (("ctm", ctm), ("lstm", lstm)):
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3 if name == "ctm" else 3e-3)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr if name == "ctm" else 3e-3)
         t0 = time.perf_counter()
         for _ in range(steps):
             x, y = parity_batch(batch, length, g)
@@ -130,19 +130,23 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--ticks", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=1e-3, help="CTM learning rate (the LSTM uses 3e-3)")
+    ap.add_argument("--no-maze", action="store_true")
     ap.add_argument("--out", default="experiments/results/ctm_tasks.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     res = {"parity": [], "maze": [], "settings": vars(args)}
     for seed in args.seeds:
         for L in args.lengths:
-            r = run_parity(L, seed, args.steps, args.batch, args.ticks)
+            r = run_parity(L, seed, args.steps, args.batch, args.ticks, args.lr)
             res["parity"].append({"length": L, "seed": seed, **r})
             print(f"parity L={L} seed {seed}: CTM {r['ctm']['position_accuracy']:.3f} / "
                   f"{r['ctm']['sequence_accuracy']:.3f}, LSTM {r['lstm']['position_accuracy']:.3f} / "
                   f"{r['lstm']['sequence_accuracy']:.3f}", flush=True)
             res["environment"] = environment()
             write_json(Path(args.out), res)
+        if args.no_maze:
+            continue
         m = run_maze(seed, args.maze_steps, args.batch, args.ticks)
         res["maze"].append({"seed": seed, **m})
         print(f"maze seed {seed}: success {m['success_rate']:.3f}, moves {m['move_accuracy']:.3f}", flush=True)
