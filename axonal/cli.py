@@ -7,6 +7,7 @@
     axonal eval runs/a                                 # re-test the best checkpoint
     axonal report runs/a                               # report card (Markdown + plots) of the run and its baselines
     axonal datasets / axonal recipes
+    axonal generate runs/lm --prompt "def " --tokens 200   # sample text from a trained language model
 
 ``--import MODULE`` imports a module of the user's (which registers models with
 ``axonal.models.register_model``) from the Python path or the current folder, as ``python -m``
@@ -181,6 +182,26 @@ def report(
         _fail(exc)
         return
     typer.echo(f"report card: {path}")
+
+
+@app.command()
+def generate(
+    run: Path = typer.Argument(..., help="language-model run folder (axonal.train.language.train_language_model)"),
+    prompt: str = typer.Option("def ", "--prompt", help="text to continue"),
+    tokens: int = typer.Option(200, "--tokens", min=1, help="characters to sample"),
+    temperature: float = typer.Option(0.8, "--temperature", min=1e-3, help="softmax temperature"),
+    seed: int = typer.Option(0, "--seed", help="sampling seed"),
+) -> None:
+    """Sample text from a trained character-level language model."""
+    try:
+        from .train.language import generate as sample, load_language_run  # lazy: see the module docstring
+
+        model, _ = load_language_run(run)
+        text = sample(model, prompt, tokens, temperature=temperature, seed=seed)
+    except Exception as exc:
+        _fail(exc)
+        return
+    typer.echo(text)
 
 
 @app.command()

@@ -4,8 +4,11 @@ After Shen, Zhao, Dong, Li, Li, Sun & Zeng, "Astrocyte-Enabled Advancements in S
 Networks for Large Language Modeling" (AstroSNN, arXiv 2312.07625): each spiking neuron is
 paired with an astrocyte (the tripartite synapse) that integrates the neuron's activity slowly
 and feeds it back, which gives the unit a memory much longer than its membrane time constant.
-The paper's exact equations were not available (no public code); the equations below are this
-library's choice, following core.md §6:
+The paper's own equations are still not in hand: for issue 19 the arXiv HTML (2312.07625v2) was
+looked up again in the stored copies reachable from this project, and only its front matter and
+abstract came back, not the method section; no public code exists. So every equation below
+remains this library's interpretation (following core.md §6), not the paper's, and should be
+checked against the paper's method section when it can be read:
 
     v_t     = beta * v_{t-1} + x_t + gamma * a_{t-1}                  membrane (x: synaptic input)
     theta_t = theta + kappa * a_{t-1}                                 astrocyte-shifted threshold
