@@ -4,6 +4,8 @@
     axonal train my_recipe.yaml --set optimiser.lr=0.01 --set model.hidden=[128] --out runs/a
     axonal train --resume runs/a                       # continue an interrupted run
     axonal train my_recipe.yaml --import mymodels      # a model of the user's own module
+    axonal train smoke --nproc 2                       # data-parallel on 2 local processes (torchrun)
+    torchrun --nproc-per-node 4 -m axonal train smoke  # the same under torchrun (several machines too)
     axonal eval runs/a                                 # re-test the best checkpoint
     axonal report runs/a                               # report card (Markdown + plots) of the run and its baselines
     axonal datasets / axonal recipes
@@ -82,8 +84,17 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a run of another recipe in the run folder"),
     import_: Optional[List[str]] = typer.Option(None, "--import", help=_IMPORT_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+    nproc: int = typer.Option(1, "--nproc", min=1,
+                              help="data-parallel processes on this machine (started by torchrun; gloo on CPU, "
+                                   "NCCL on CUDA); data.batch_size stays the global batch"),
+    max_restarts: int = typer.Option(0, "--max-restarts", min=0,
+                                     help="with --nproc: restart all processes this often after one fails; "
+                                          "they resume from the last checkpoint"),
 ) -> None:
     """Train a recipe; writes checkpoints, metrics, plots and results.json into the run folder."""
+    if nproc > 1 or max_restarts:
+        _launch(nproc, max_restarts, config, set_, resume, out, overwrite, import_, quiet)
+        return
     trainer = None
     try:
         from .recipes import load_config, upgrade_recipe  # lazy: see the module docstring
@@ -108,6 +119,13 @@ def train(
                 raise ValueError("give a recipe file or built-in recipe name (see: axonal recipes), "
                                  "or --resume RUN_DIR")
             recipe = load_config(config, set_ or ())
+            run_dir = Path(out if out is not None else recipe.output.dir)
+            if int(os.environ.get("TORCHELASTIC_RESTART_COUNT") or 0) > 0 and (run_dir / "checkpoints" / "last.json").is_file():
+                # torchrun --max-restarts started this process again after a failure: continue the run
+                trainer = Trainer.resume(run_dir, quiet=quiet, config=recipe)
+                results = trainer.fit()
+                _report_train(results, trainer, t0)
+                return
             if import_:   # the run records which modules its model needs (eval and resume ask for them)
                 recipe.imports = list(dict.fromkeys([*recipe.imports, *import_]))
             trainer = Trainer(recipe, run_dir=out, quiet=quiet, overwrite=overwrite)
@@ -125,12 +143,43 @@ def train(
     except Exception as exc:  # every failure becomes one readable line
         _fail(exc)
         return
+    _report_train(results, trainer, t0)
+
+
+def _report_train(results: dict, trainer, t0: float) -> None:
+    if "test" not in results:   # a data-parallel rank other than 0: rank 0 reports
+        return
     typer.echo(f"{results['recipe']}: {results['epochs_run']} epochs (best {results['best_epoch']}), "
                f"{time.perf_counter() - t0:.1f} s")
     typer.echo(_summary(results["test"]))
     if results.get("baselines"):
         typer.echo(_baseline_table(results["baselines"]))
     typer.echo(f"run folder: {trainer.run_dir}")
+
+
+def _launch(nproc, max_restarts, config, set_, resume, out, overwrite, import_, quiet) -> None:
+    """``axonal train --nproc N``: run the same command in N local processes under torchrun."""
+    import subprocess
+
+    from .train.distributed import launch_command  # lazy: imports torch
+
+    if os.environ.get("WORLD_SIZE"):
+        _fail(ValueError("--nproc inside a torchrun worker: give the process count to torchrun only"))
+    args = ["train"] + ([config] if config is not None else [])
+    for item in set_ or ():
+        args += ["--set", item]
+    for module in import_ or ():
+        args += ["--import", module]
+    if resume is not None:
+        args += ["--resume", str(resume)]
+    if out is not None:
+        args += ["--out", str(out)]
+    args += ["--overwrite"] * overwrite + ["--quiet"] * quiet
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    code = subprocess.call(launch_command(nproc, args, max_restarts=max_restarts), env=env)
+    if code:
+        typer.echo(f"error: the data-parallel run failed (exit code {code}); see the messages above", err=True)
+        raise typer.Exit(code=2)
 
 
 def _baseline_table(rows: list) -> str:
