@@ -195,7 +195,20 @@ def setup(device: str = "auto") -> tuple[Distributed, str]:
                                    "torchrun (or axonal train --nproc N), which sets RANK, LOCAL_RANK, "
                                    "MASTER_ADDR and MASTER_PORT")
         timeout = datetime.timedelta(seconds=float(os.environ.get("AXONAL_DIST_TIMEOUT", "300")))
-        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timeout)
+        backend = "nccl" if use_cuda else "gloo"
+        attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)
+        if attempt:
+            # A restarted round: the store still holds the killed round's addresses under the
+            # default keys, and the new processes would try to connect to them. Their own prefix
+            # keeps each round apart.
+            rank = int(os.environ["RANK"])
+            agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() == "true"
+            store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
+                                  is_master=not agent and rank == 0, timeout=timeout)
+            dist.init_process_group(backend, store=dist.PrefixStore(f"axonal/attempt{attempt}", store),
+                                    rank=rank, world_size=world, timeout=timeout)
+        else:
+            dist.init_process_group(backend, timeout=timeout)
         owns = True
     return Distributed(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local,
                        owns_group=owns), device
@@ -213,6 +226,8 @@ def launch_command(nproc: int, args: list[str], *, max_restarts: int = 0, port: 
         with socket.socket() as s:   # a free port on the loopback interface
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
+    # c10d rendezvous (not the static --master-addr one): each restart round gets a fresh store, so
+    # restarted workers never read the addresses of the killed round's processes
     return [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", "--nnodes=1",
-            "--master-addr=127.0.0.1", f"--master-port={port}", f"--max-restarts={max_restarts}",
+            "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}", f"--max-restarts={max_restarts}",
             "-m", "axonal", *args]
