@@ -26,8 +26,9 @@ membrane resistance (no capacitance)        ``cm`` chosen (``cm_nf``); ``g_L = c
 conductance weight ``w`` (leak units)       ``w * g_L`` uS, receptor by channel (0 exc, 1 inh)
 current weight ``w`` (mV)                   ``w * g_L`` nA, receptor by sign (NEST routes so)
 ``bias`` (mV)                               ``i_offset = bias * g_L`` nA
-``t_ref``                                   ``tau_refrac = round(t_ref / dt) * dt``
-delay ``d`` steps (0 = next step)           ``(d + 1) * dt`` ms (NEST's minimum is one step)
+``t_ref`` (``r = round(t_ref / dt)`` steps)   ``tau_refrac = (r - 1) * dt`` (see below)
+delay ``d >= 1`` steps                      ``d * dt`` ms (exact)
+delay ``0`` (acts on the next step)         ``dt`` ms, NEST's minimum: one step later
 input spike at step ``t``                   ``SpikeSourceArray`` time ``(t + 1) * dt``
 ``input_rates`` (Hz)                        ``SpikeSourcePoisson``
 ``axonal.learning.STDP`` additive,          ``STDPMechanism(SpikePairRule,
@@ -37,7 +38,11 @@ all-to-all, ``w_min = 0``, no modulator     AdditiveWeightDependence)`` (NEST ``
 
 Step conventions: a spike in axonal's step ``t`` is NEST's spike at ``(t + 1) dt`` (NEST stamps a
 spike at the end of its step); a synapse of delay ``d`` in axonal reaches the membrane at step
-``t + d + 1``, which is NEST's delay ``(d + 1) dt``.
+``t + d + 1``, and so does NEST's delay ``d dt``. NEST has no delay below one step, so axonal's
+delay 0 (Brian2's default, used by the COBA network) becomes one step (0.1 ms) longer in NEST.
+axonal's refractory count includes the spike's own step (the membrane integrates again at step
+``t + r``); NEST counts ``tau_refrac / dt`` steps after the spike's step, so ``r`` steps in axonal
+are ``(r - 1) dt`` in NEST.
 
 What does not map raises :class:`PyNNMappingError` naming the part and why: one-step-pulse
 channels (``tau = 0``), more than two current time constants, a current channel whose weights
@@ -65,13 +70,14 @@ __all__ = ["PyNNMappingError", "network_spec", "build_pynn", "simulate_nest", "w
            "spikes_from_pynn"]
 
 
+
 class PyNNMappingError(ValueError):
     """A part of the network has no PyNN counterpart (the message names it)."""
 
 
 # ----------------------------------------------------------------------------- axonal -> spec
 def network_spec(net, state=None, *, duration_ms: float, input_spikes=None, input_rates=None,
-                 record_v=(), cm_nf: float = 0.2, seed: int = 0) -> dict:
+                 record_v=(), cm_nf: float = 0.2, seed: int = 0, match_steps: bool = False) -> dict:
     """The PyNN description of ``net`` (a ``SparseNetwork``) as plain numbers and arrays.
 
     ``state``: the initial ``NetworkState`` (default the network's fresh state); only a state
@@ -80,6 +86,11 @@ def network_spec(net, state=None, *, duration_ms: float, input_spikes=None, inpu
     ``[n_in]``) through ``SpikeSourcePoisson``. ``record_v``: neurons whose membrane is recorded.
     ``cm_nf``: the capacitance to give the neurons (nF; axonal's equations need none, PyNN's do;
     the dynamics do not depend on it since every current is scaled by ``g_L = cm / tau_m``).
+    ``match_steps`` (current-based, ``exp_euler``): scale each synaptic weight so that NEST's exact
+    propagator moves the membrane per step as much as axonal's drive held over the step does
+    (factor ``(1 - e^{-h/tau_m}) / (tau_s / (tau_m - tau_s) (e^{-h/tau_m} - e^{-h/tau_s}))``,
+    about 1.01 at h = 0.1, tau_m = 20, tau_s = 5 ms): NEST then reproduces axonal's discrete
+    network step for step. Without it the export is the same continuous-time model.
     """
     from ..neurons.conductance import ConductanceLIFParams
     from ..reservoir.components import neuron_arrays
@@ -101,7 +112,7 @@ def network_spec(net, state=None, *, duration_ms: float, input_spikes=None, inpu
     g_l = np.asarray(cm_nf, float) / arrays["tau_m"]   # uS
     cell = {"cm": np.full(n, float(cm_nf)), "tau_m": arrays["tau_m"], "v_rest": arrays["v_rest"],
             "v_thresh": arrays["v_thresh"], "v_reset": arrays["v_reset"],
-            "tau_refrac": arrays["ref_steps"] * dt, "i_offset": arrays["i_bias"] * g_l}
+            "tau_refrac": np.maximum(arrays["ref_steps"] - 1, 0) * dt, "i_offset": arrays["i_bias"] * g_l}
     init = {"v": np.asarray(state.v, float)}
     projections = []
     if conductance:
@@ -125,7 +136,12 @@ def network_spec(net, state=None, *, duration_ms: float, input_spikes=None, inpu
     for name, conn, rule in (("recurrent", net.recurrent, net.plasticity), ("input", net.input, net.input_plasticity)):
         if conn is None or conn.nnz == 0:
             continue
-        projections += _projections(name, conn, rule, net, g_l, conductance, dt)
+        gain = None
+        if match_steps:
+            if conductance or net.integrator != "exp_euler":
+                raise ValueError("match_steps applies to current-based networks with integrator='exp_euler'")
+            gain = {c: _step_gain(arrays["tau_m"], ch.tau, dt) for c, ch in enumerate(net.channels)}
+        projections += _projections(name, conn, rule, net, g_l, conductance, dt, gain)
     spec = {"format": "axonal-pynn/1", "dt": dt, "duration_ms": float(duration_ms), "seed": int(seed),
             "n": n, "celltype": celltype, "cell": cell, "init": init, "projections": projections,
             "record_v": [int(i) for i in record_v], "source": None}
@@ -139,7 +155,7 @@ def network_spec(net, state=None, *, duration_ms: float, input_spikes=None, inpu
                              f"got shape {s.shape}")
         steps, idx = np.nonzero(s)
         spec["source"] = {"kind": "array", "n": n_in,
-                          "times": [((steps[idx == j] + 1) * dt).tolist() for j in range(n_in)]}
+                          "times": [np.round((steps[idx == j] + 1) * dt, 9).tolist() for j in range(n_in)]}
     elif input_rates is not None:
         rates = np.broadcast_to(np.asarray(input_rates, float), (n_in,)).copy()
         if np.any(rates < 0):
@@ -175,11 +191,26 @@ def _current_taus(net) -> dict:
     return {r: (t if t is not None else fallback) for r, t in out.items()}
 
 
-def _projections(name, conn, rule, net, g_l, conductance, dt) -> list[dict]:
+def _step_gain(tau_m: np.ndarray, tau_s: float, dt: float) -> np.ndarray:
+    """Per-step membrane response to a synaptic current: axonal's held drive over NEST's exact
+    propagator (Rotter & Diesmann 1999), per neuron."""
+    held = -np.expm1(-dt / tau_m)
+    exact = tau_s / (tau_m - tau_s) * (np.exp(-dt / tau_m) - np.exp(-dt / tau_s))
+    return held / exact
+
+
+def _projections(name, conn, rule, net, g_l, conductance, dt, gain=None) -> list[dict]:
     pre = np.repeat(np.arange(conn.n_pre), np.diff(conn.indptr))
     post = np.asarray(conn.indices, np.int64)
     w = np.asarray(conn.weights, float) * g_l[post]
-    delay = (np.asarray(conn.delays, np.int64) + 1) * dt
+    if gain is not None:
+        for c, factor in gain.items():
+            sel = conn.channels == c
+            w[sel] *= factor[post[sel]]
+    delay = np.maximum(np.asarray(conn.delays, np.int64), 1) * dt   # NEST's minimum delay is one step
+    if gain is not None and np.any(conn.delays == 0):
+        raise PyNNMappingError(f"match_steps: the {name} connectivity has delay-0 synapses, which NEST runs one "
+                               "step later (its minimum delay is dt); give delays >= 1 step to match step for step")
     if conductance:
         if np.any(conn.weights < 0):
             raise PyNNMappingError(f"the {name} connectivity has negative conductance weights; conductances are "
@@ -232,7 +263,12 @@ def build_pynn(sim, spec):
     celltype = getattr(sim, spec["celltype"])(**{k: np.asarray(v) if np.ndim(v) else float(v)
                                                   for k, v in spec["cell"].items()})
     pop = sim.Population(spec["n"], celltype, label="network")
-    pop.initialize(**{k: np.asarray(v) for k, v in spec["init"].items()})
+    init = {k: np.asarray(v, float) for k, v in spec["init"].items() if k == "v" or np.any(v)}
+    if sim.__name__ == "pyNN.nest":
+        # pyNN 0.13's NEST backend hands initial synaptic values to NEST unconverted (NEST takes
+        # nS / pA, PyNN gives uS / nA): convert them here (tests/export/test_pynn.py checks)
+        init = {k: v * (1000.0 if k != "v" else 1.0) for k, v in init.items()}
+    pop.initialize(**init)
     pop.record("spikes")
     if spec["record_v"]:
         pop[list(spec["record_v"])].record("v")
@@ -433,7 +469,7 @@ def from_pynn(population, projections=(), *, dt: float | None = None, source=Non
     g_l = cm / tau_m
     common = dict(tau_mem=_one_or_all(tau_m), v_rest=_one_or_all(get("v_rest")),
                   v_reset=_one_or_all(get("v_reset")), threshold=_one_or_all(get("v_thresh")),
-                  t_ref=_one_or_all(get("tau_refrac")), bias=_one_or_all(get("i_offset") / g_l), dt=dt,
+                  t_ref=_one_or_all(get("tau_refrac") + dt), bias=_one_or_all(get("i_offset") / g_l), dt=dt,
                   integrator="exp_euler" if name == "IF_curr_exp" else "euler")
     tau_e, tau_i = _scalar(get("tau_syn_E"), "tau_syn_E"), _scalar(get("tau_syn_I"), "tau_syn_I")
     if _CELLS[name] == "conductance":
@@ -479,8 +515,8 @@ def from_pynn(population, projections=(), *, dt: float | None = None, source=Non
             plastic[role] = rule
         rows = np.asarray(proj.get(["weight", "delay"], format="list", gather=True), float).reshape(-1, 4)
         pre, post, w, d = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64), rows[:, 2], rows[:, 3]
-        steps = np.round(d / dt).astype(np.int64) - 1
-        if np.any(np.abs(steps + 1 - d / dt) > 1e-6) or np.any(steps < 0):
+        steps = np.round(d / dt).astype(np.int64)
+        if np.any(np.abs(steps - d / dt) > 1e-6) or np.any(steps < 1):
             raise PyNNMappingError(f"projection {proj.label!r}: delays must be whole multiples of dt = {dt} ms")
         channel = 0 if proj.receptor_type == "excitatory" else 1
         conns[role].append((pre, post, w / g_l[post], steps, np.full(len(pre), channel), proj.pre.size))
@@ -509,7 +545,9 @@ def from_pynn(population, projections=(), *, dt: float | None = None, source=Non
 
 
 def _one_or_all(a: np.ndarray):
-    return float(a[0]) if np.all(a == a[0]) else a
+    import torch
+
+    return float(a[0]) if np.all(a == a[0]) else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
 
 
 def _scalar(a: np.ndarray, name: str) -> float:

@@ -133,6 +133,7 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+@pytest.mark.slow   # two rounds of process start-up: about a minute on the loaded 2-core machine
 def test_killed_rank_restarts_and_resumes_to_the_same_result(tmp_path):
     epochs = 8
     recipe = _recipe(tmp_path, epochs=epochs)
