@@ -8,6 +8,7 @@
     torchrun --nproc-per-node 4 -m axonal train smoke  # the same under torchrun (several machines too)
     axonal eval runs/a                                 # re-test the best checkpoint
     axonal report runs/a                               # report card (Markdown + plots) of the run and its baselines
+    axonal simulate coba --backend nest --threads 2     # the COBA network on NEST (through PyNN)
     axonal datasets / axonal recipes
 
 ``--import MODULE`` imports a module of the user's (which registers models with
@@ -230,6 +231,61 @@ def report(
         _fail(exc)
         return
     typer.echo(f"report card: {path}")
+
+
+@app.command()
+def simulate(
+    network: str = typer.Argument("coba", help="COBA preset (coba, brian2_benchmark) or a COBA YAML file"),
+    backend: str = typer.Option("axonal", help="axonal (this process) or nest (NEST through PyNN)"),
+    threads: int = typer.Option(1, "--threads", min=1, help="NEST threads (backend nest)"),
+    seed: int = typer.Option(0, help="seed of connectivity and initial values"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="override a key: key=value (repeatable)"),
+    script: Optional[Path] = typer.Option(None, "--script",
+                                          help="write a standalone PyNN script (+ its network .npz) for a cluster "
+                                               "(mpirun -n P python SCRIPT) instead of running"),
+) -> None:
+    """Simulate the COBA network here or on NEST; print rates, ISI CV and timings."""
+    try:
+        import yaml
+
+        from .reservoir.coba import build_coba, load_coba_config, run_coba  # lazy: see the module docstring
+
+        overrides = {}
+        for item in set_ or ():
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--set takes key=value, got {item!r}")
+            overrides[key.strip()] = yaml.safe_load(value)
+        cfg = load_coba_config(network, overrides)
+        if backend not in ("axonal", "nest"):
+            raise ValueError(f"--backend must be axonal or nest, got {backend!r}")
+        if script is not None or backend == "nest":
+            from .export.pynn import network_spec, simulate_nest, write_script
+            from .metrics.spike_statistics import isi_cv
+
+            net, state = build_coba(cfg, seed)
+            spec = network_spec(net, state, duration_ms=cfg.duration_ms, seed=seed)
+            if script is not None:
+                path, data = write_script(spec, script)
+                typer.echo(f"wrote {path} and {data}; run: mpirun -n P python {path.name} --threads K")
+                return
+            out = simulate_nest(spec, threads=threads)
+            res = out["result"]
+            rates = res.rates_hz().numpy()
+            cv = isi_cv(res.spike_times, res.spike_neurons, cfg.n)
+            import numpy as np
+
+            summary = dict(rate_hz=float(rates.mean()), cv_isi=float(np.nanmean(cv)), n_spikes=int(res.spike_times.numel()),
+                           build_s=out["build_s"], run_s=out["run_s"])
+        else:
+            summary = run_coba(cfg, seed=seed).to_dict()
+    except Exception as exc:
+        _fail(exc)
+        return
+    typer.echo(f"COBA {cfg.n} neurons, {cfg.duration_ms:g} ms on {backend}"
+               f"{f' ({threads} threads)' if backend == 'nest' else ''}: rate {summary['rate_hz']:.2f} Hz, "
+               f"ISI CV {summary['cv_isi']:.3f}, {summary['n_spikes']} spikes; build {summary['build_s']:.2f} s, "
+               f"run {summary['run_s']:.2f} s")
 
 
 @app.command()
