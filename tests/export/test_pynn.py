@@ -188,3 +188,20 @@ def test_standalone_script_runs_without_axonal(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "net_spikes.pkl").is_file() and "spikes written" in proc.stdout
+
+
+def test_simulate_command_runs_coba_on_nest_and_writes_scripts(tmp_path):
+    from typer.testing import CliRunner
+
+    from axonal.cli import app
+
+    small = ["--set", "n_exc=80", "--set", "n_inh=20", "--set", "p=0.1", "--set", "duration_ms=50"]
+    runner = CliRunner()
+    for backend in ("axonal", "nest"):
+        res = runner.invoke(app, ["simulate", "coba", "--backend", backend, "--threads", "1", *small])
+        assert res.exit_code == 0, res.output
+        assert f"100 neurons, 50 ms on {backend}" in res.output and "ISI CV" in res.output
+    res = runner.invoke(app, ["simulate", "coba", *small, "--script", str(tmp_path / "c.py")])
+    assert res.exit_code == 0 and (tmp_path / "c.py").is_file() and (tmp_path / "c_network.npz").is_file()
+    res = runner.invoke(app, ["simulate", "coba", "--backend", "brian"])
+    assert res.exit_code == 2 and "--backend must be axonal or nest" in res.output
