@@ -364,7 +364,8 @@ class Trainer:
         start = 0
         if record is not None:
             start = int(record["epoch"])
-            self._log(f"resuming {self.run_dir} after epoch {start}")
+            if self.dist.writer:
+                self._log(f"resuming {self.run_dir} after epoch {start}")
             if self.state["stopped_early"] and start < cfg.training.epochs:
                 self._log(f"this run stopped early after epoch {start}; it is tested again, not trained on")
         if self.dist.writer:
