@@ -115,7 +115,7 @@ class Distributed:
         device = params[0].device if params else torch.device("cpu")
         pieces, flags = [], []
         for p in params:
-            if p.grad is None:
+            if p.grad is None or count == 0:   # nothing counted here (a NaN mean must not spread)
                 pieces.append(torch.zeros(p.numel(), device=device, dtype=torch.float64))
                 flags.append(0.0)
             else:
