@@ -4,8 +4,11 @@
     axonal train my_recipe.yaml --set optimiser.lr=0.01 --set model.hidden=[128] --out runs/a
     axonal train --resume runs/a                       # continue an interrupted run
     axonal train my_recipe.yaml --import mymodels      # a model of the user's own module
+    axonal train smoke --nproc 2                       # data-parallel on 2 local processes (torchrun)
+    torchrun --nproc-per-node 4 -m axonal train smoke  # the same under torchrun (several machines too)
     axonal eval runs/a                                 # re-test the best checkpoint
     axonal report runs/a                               # report card (Markdown + plots) of the run and its baselines
+    axonal simulate coba --backend nest --threads 2     # the COBA network on NEST (through PyNN)
     axonal datasets / axonal recipes
     axonal generate runs/lm --prompt "def " --tokens 200   # sample text from a trained language model
 
@@ -83,8 +86,17 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace a run of another recipe in the run folder"),
     import_: Optional[List[str]] = typer.Option(None, "--import", help=_IMPORT_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+    nproc: int = typer.Option(1, "--nproc", min=1,
+                              help="data-parallel processes on this machine (started by torchrun; gloo on CPU, "
+                                   "NCCL on CUDA); data.batch_size stays the global batch"),
+    max_restarts: int = typer.Option(0, "--max-restarts", min=0,
+                                     help="with --nproc: restart all processes this often after one fails; "
+                                          "they resume from the last checkpoint"),
 ) -> None:
     """Train a recipe; writes checkpoints, metrics, plots and results.json into the run folder."""
+    if nproc > 1 or max_restarts:
+        _launch(nproc, max_restarts, config, set_, resume, out, overwrite, import_, quiet)
+        return
     trainer = None
     try:
         from .recipes import load_config, upgrade_recipe  # lazy: see the module docstring
@@ -109,6 +121,13 @@ def train(
                 raise ValueError("give a recipe file or built-in recipe name (see: axonal recipes), "
                                  "or --resume RUN_DIR")
             recipe = load_config(config, set_ or ())
+            run_dir = Path(out if out is not None else recipe.output.dir)
+            if int(os.environ.get("TORCHELASTIC_RESTART_COUNT") or 0) > 0 and (run_dir / "checkpoints" / "last.json").is_file():
+                # torchrun --max-restarts started this process again after a failure: continue the run
+                trainer = Trainer.resume(run_dir, quiet=quiet, config=recipe)
+                results = trainer.fit()
+                _report_train(results, trainer, t0)
+                return
             if import_:   # the run records which modules its model needs (eval and resume ask for them)
                 recipe.imports = list(dict.fromkeys([*recipe.imports, *import_]))
             trainer = Trainer(recipe, run_dir=out, quiet=quiet, overwrite=overwrite)
@@ -126,12 +145,43 @@ def train(
     except Exception as exc:  # every failure becomes one readable line
         _fail(exc)
         return
+    _report_train(results, trainer, t0)
+
+
+def _report_train(results: dict, trainer, t0: float) -> None:
+    if "test" not in results:   # a data-parallel rank other than 0: rank 0 reports
+        return
     typer.echo(f"{results['recipe']}: {results['epochs_run']} epochs (best {results['best_epoch']}), "
                f"{time.perf_counter() - t0:.1f} s")
     typer.echo(_summary(results["test"]))
     if results.get("baselines"):
         typer.echo(_baseline_table(results["baselines"]))
     typer.echo(f"run folder: {trainer.run_dir}")
+
+
+def _launch(nproc, max_restarts, config, set_, resume, out, overwrite, import_, quiet) -> None:
+    """``axonal train --nproc N``: run the same command in N local processes under torchrun."""
+    import subprocess
+
+    from .train.distributed import launch_command  # lazy: imports torch
+
+    if os.environ.get("WORLD_SIZE"):
+        _fail(ValueError("--nproc inside a torchrun worker: give the process count to torchrun only"))
+    args = ["train"] + ([config] if config is not None else [])
+    for item in set_ or ():
+        args += ["--set", item]
+    for module in import_ or ():
+        args += ["--import", module]
+    if resume is not None:
+        args += ["--resume", str(resume)]
+    if out is not None:
+        args += ["--out", str(out)]
+    args += ["--overwrite"] * overwrite + ["--quiet"] * quiet
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    code = subprocess.call(launch_command(nproc, args, max_restarts=max_restarts), env=env)
+    if code:
+        typer.echo(f"error: the data-parallel run failed (exit code {code}); see the messages above", err=True)
+        raise typer.Exit(code=2)
 
 
 def _baseline_table(rows: list) -> str:
@@ -202,6 +252,61 @@ def generate(
         _fail(exc)
         return
     typer.echo(text)
+
+
+@app.command()
+def simulate(
+    network: str = typer.Argument("coba", help="COBA preset (coba, brian2_benchmark) or a COBA YAML file"),
+    backend: str = typer.Option("axonal", help="axonal (this process) or nest (NEST through PyNN)"),
+    threads: int = typer.Option(1, "--threads", min=1, help="NEST threads (backend nest)"),
+    seed: int = typer.Option(0, help="seed of connectivity and initial values"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="override a key: key=value (repeatable)"),
+    script: Optional[Path] = typer.Option(None, "--script",
+                                          help="write a standalone PyNN script (+ its network .npz) for a cluster "
+                                               "(mpirun -n P python SCRIPT) instead of running"),
+) -> None:
+    """Simulate the COBA network here or on NEST; print rates, ISI CV and timings."""
+    try:
+        import yaml
+
+        from .reservoir.coba import build_coba, load_coba_config, run_coba  # lazy: see the module docstring
+
+        overrides = {}
+        for item in set_ or ():
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--set takes key=value, got {item!r}")
+            overrides[key.strip()] = yaml.safe_load(value)
+        cfg = load_coba_config(network, overrides)
+        if backend not in ("axonal", "nest"):
+            raise ValueError(f"--backend must be axonal or nest, got {backend!r}")
+        if script is not None or backend == "nest":
+            from .export.pynn import network_spec, simulate_nest, write_script
+            from .metrics.spike_statistics import isi_cv
+
+            net, state = build_coba(cfg, seed)
+            spec = network_spec(net, state, duration_ms=cfg.duration_ms, seed=seed)
+            if script is not None:
+                path, data = write_script(spec, script)
+                typer.echo(f"wrote {path} and {data}; run: mpirun -n P python {path.name} --threads K")
+                return
+            out = simulate_nest(spec, threads=threads)
+            res = out["result"]
+            rates = res.rates_hz().numpy()
+            cv = isi_cv(res.spike_times, res.spike_neurons, cfg.n)
+            import numpy as np
+
+            summary = dict(rate_hz=float(rates.mean()), cv_isi=float(np.nanmean(cv)), n_spikes=int(res.spike_times.numel()),
+                           build_s=out["build_s"], run_s=out["run_s"])
+        else:
+            summary = run_coba(cfg, seed=seed).to_dict()
+    except Exception as exc:
+        _fail(exc)
+        return
+    typer.echo(f"COBA {cfg.n} neurons, {cfg.duration_ms:g} ms on {backend}"
+               f"{f' ({threads} threads)' if backend == 'nest' else ''}: rate {summary['rate_hz']:.2f} Hz, "
+               f"ISI CV {summary['cv_isi']:.3f}, {summary['n_spikes']} spikes; build {summary['build_s']:.2f} s, "
+               f"run {summary['run_s']:.2f} s")
 
 
 @app.command()

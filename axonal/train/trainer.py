@@ -19,6 +19,10 @@ recipe is refused unless ``overwrite=True`` (``axonal train --overwrite``) or th
 a folder path that is a file or cannot be written is reported before any work starts.
 ``load_model(run_dir, which="best")`` gives a trained model back with its weights.
 
+Data-parallel: started by ``torchrun`` (or ``axonal train --nproc N``) each process trains its
+shard of every global batch and the gradients are averaged over the global batch, so the run
+follows the one-process trajectory; rank 0 alone writes the run folder (``axonal.train.distributed``).
+
 Reproducibility: every seed comes from the recipe; each epoch's shuffling order is derived from
 ``(seed, epoch)`` alone, and the torch / numpy / python RNG states are saved with every
 checkpoint, so ``Trainer.resume(run_dir).fit()`` after an interruption ends with the same
@@ -51,6 +55,7 @@ from ..models import build_model
 from ..provenance import environment
 from ..recipes import ConfigError, Recipe, load_config, upgrade_recipe
 from . import checkpoint as ckpt
+from . import distributed
 from .baselines import run_baselines
 from .online import backward_batch
 from .regularisers import FiringRateRegulariser
@@ -129,7 +134,8 @@ class Trainer:
                 raise ValueError(f"cannot resume {run_dir} with a different recipe (changed: {', '.join(diff)}); "
                                  "resume without a recipe, or only change training.epochs")
             stored = config
-        ckpt.remove_orphans(folder)   # weights and temporary files a killed run left behind
+        if distributed.env_rank() == 0:
+            ckpt.remove_orphans(folder)   # weights and temporary files a killed run left behind
         trainer = cls(stored, run_dir=run_dir, quiet=quiet, callbacks=callbacks)
         trainer._resume_record = record
         trainer.history, trainer.state = history, state
@@ -141,7 +147,7 @@ class Trainer:
         cfg = self.config
         if cfg.training.threads:
             torch.set_num_threads(cfg.training.threads)
-        self.device = _device(cfg.training.device)
+        self.device = _device(self._join())
         seed_everything(cfg.training.seed)
         d = cfg.data
         self.splits = load_dataset(d.name, seed=cfg.split_seed, val_fraction=d.val_fraction,
@@ -181,8 +187,15 @@ class Trainer:
         record = getattr(self, "_resume_record", None)
         if record is not None:
             ckpt.restore(record, self.model, self.optimizer, self.scheduler, rng=True)
+        self.dist.broadcast_module(self.model)
         self._built = True
         return self
+
+    def _join(self) -> str:
+        """Join torchrun's process group if there is one (once); returns the device name to train on."""
+        if not hasattr(self, "dist"):
+            self.dist, self._device_name = distributed.setup(self.config.training.device)
+        return self._device_name
 
     @property
     def trains_by_gradient(self) -> bool:
@@ -208,20 +221,25 @@ class Trainer:
         tc = self.config.training   # gradient algorithm and regulariser: axonal.train.online
         reg = None if tc.rate_regulariser is None else FiringRateRegulariser.from_config(self.model, tc.rate_regulariser)
         gen = torch.Generator().manual_seed(epoch_seed(tc.seed, epoch))   # SLTT-K's step draws
-        for x, y in self._loader(self.splits.train, True, epoch):
-            x, y = x.to(self.device), y.to(self.device)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        for batch in self.dist.shard(self._loader(self.splits.train, True, epoch)):
             self.optimizer.zero_grad(set_to_none=True)
-            scores, loss = backward_batch(self.model, x, y, algorithm=tc.algorithm, sltt_k=tc.sltt_k,
-                                          window=tc.tbptt_window, regulariser=reg, generator=gen)
+            k = 0
+            if batch is not None:   # None: this rank's share of a short last batch is empty
+                x, y = batch[0].to(self.device), batch[1].to(self.device)
+                scores, loss = backward_batch(self.model, x, y, algorithm=tc.algorithm, sltt_k=tc.sltt_k,
+                                              window=tc.tbptt_window, regulariser=reg, generator=gen)
+                c, k = _correct(scores, y)
+                total_loss += loss * k
+                correct += c
+                n += k
+            self.dist.all_reduce_gradients(params, k)   # no-op in one process
             if clip:
                 nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.optimizer.step()
             if callable(after_step):
                 after_step()
-            c, k = _correct(scores, y)
-            total_loss += loss * k
-            correct += c
-            n += k
+        total_loss, correct, n = self.dist.sum([total_loss, correct, n])
         return {"train_loss": total_loss / max(n, 1), "train_accuracy": correct / max(n, 1)}
 
     @torch.no_grad()
@@ -292,7 +310,13 @@ class Trainer:
 
     def _prepare_run_dir(self, resuming: bool) -> None:
         """Check the run folder before any work: a folder (not a file), writable, and not holding a
-        run of another recipe unless ``overwrite`` (a resume continues its own run)."""
+        run of another recipe unless ``overwrite`` (a resume continues its own run). Every rank
+        checks; rank 0 alone clears, and the others wait for it."""
+        self._join()
+        self._clear_run_dir(resuming)
+        self.dist.barrier()
+
+    def _clear_run_dir(self, resuming: bool) -> None:
         d = self.run_dir
         where = f"run folder {d} (--out, or output.dir in the recipe)"
         if d.exists() and not d.is_dir():
@@ -321,6 +345,8 @@ class Trainer:
                     else "files of an earlier run")
             raise FileExistsError(f"{d} already holds {what}; train into another folder (--out), continue "
                                   f"it with --resume {d}, or replace it with --overwrite")
+        if not self.dist.writer:
+            return
         self._log(f"{'replacing' if not same else 'training again over'} the earlier run in {d}")
         for name in RUN_FILES:
             target = d / name
@@ -338,10 +364,12 @@ class Trainer:
         start = 0
         if record is not None:
             start = int(record["epoch"])
-            self._log(f"resuming {self.run_dir} after epoch {start}")
+            if self.dist.writer:
+                self._log(f"resuming {self.run_dir} after epoch {start}")
             if self.state["stopped_early"] and start < cfg.training.epochs:
                 self._log(f"this run stopped early after epoch {start}; it is tested again, not trained on")
-        ckpt.write_json(self.run_dir / "config.json", cfg.to_dict())
+        if self.dist.writer:
+            ckpt.write_json(self.run_dir / "config.json", cfg.to_dict())
         has_val = len(self.splits.val) > 0
         es = cfg.training.early_stopping
         t_start = time.perf_counter()
@@ -352,8 +380,10 @@ class Trainer:
             for epoch in range(start, epochs):
                 if self.state["stopped_early"]:
                     break
-                t0 = time.perf_counter()
+                t0, comm0 = time.perf_counter(), self.dist.comm_seconds
                 row = {"epoch": epoch + 1, **self.train_epoch(epoch)}
+                if self.dist.active:   # rank 0's time in the gradient all-reduce (waiting included)
+                    row["comm_s"] = self.dist.comm_seconds - comm0
                 if has_val:
                     val = self.evaluate(self.splits.val, monitor=True)
                     row.update(val_loss=val["loss"], val_accuracy=val["accuracy"], val_firing_rate=val["firing_rate"])
@@ -368,20 +398,27 @@ class Trainer:
                 if self._improved(row):
                     value = row.get(es.metric)
                     self.state.update(best_value=value, best_epoch=epoch + 1, bad_epochs=0)
-                    self._save("best", epoch + 1)
+                    if self.dist.writer:
+                        self._save("best", epoch + 1)
                 else:
                     self.state["bad_epochs"] += 1
                     if es.patience is not None and self.state["bad_epochs"] >= es.patience:
                         self.state["stopped_early"] = True
-                self._save("last", epoch + 1)
-                self._write_metrics()
+                if self.dist.writer:
+                    self._save("last", epoch + 1)
+                    self._write_metrics()
+                self.dist.barrier()   # every rank sees this epoch's checkpoint before going on
                 bar.update(1)
                 bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{row.get('val_accuracy', float('nan')):.3f}")
-                self._log(_row_text(row, cfg.training.epochs), bar)
+                if self.dist.writer:
+                    self._log(_row_text(row, cfg.training.epochs), bar)
                 for cb in self.callbacks:
                     cb(self, row)
         finally:
             bar.close()
+        if not self.dist.writer:   # rank 0 tests, plots and writes results.json
+            self.dist.close()
+            return {"recipe": cfg.name, "rank": self.dist.rank, "epochs_run": len(self.history)}
         if self.state["stopped_early"]:
             self._log(f"early stop: no {es.metric} improvement for {es.patience} epochs "
                       f"(best epoch {self.state['best_epoch']})")
@@ -389,6 +426,7 @@ class Trainer:
         if cfg.baselines:
             results["baselines"] = run_baselines(self, results)
             ckpt.write_json(self.run_dir / "results.json", results)
+        self.dist.close()
         return results
 
     # ------------------------------------------------------------------ final test
@@ -416,6 +454,8 @@ class Trainer:
             "stopped_early": self.state["stopped_early"], "train_time_s": train_time_s,
             "test": test, "plots": plots, "history": self.history,
         }
+        if getattr(self, "dist", None) is not None and self.dist.active:
+            results["distributed"] = self.dist.summary()
         ckpt.write_json(self.run_dir / "results.json", results)
         return results
 
