@@ -124,16 +124,33 @@ def test_float32_bit_identical_to_event_linear_then_kernel(kind, monkeypatch):
     for a, c in zip(st_f, st_u):
         assert torch.equal(a, c)
     assert 0 < s_f.mean() < 0.5
-    with torch.no_grad():  # inference kernel (no spike lists), twice: the cached W^T is reused
+    with torch.no_grad():  # inference kernel (no spike lists), twice
         for _ in range(2):
             s_i, (_, st_i) = Sequential(lin, neuron)(x, (None, st_u))
             s_r, st_r = neuron(lin(x), st_u)
             assert torch.equal(s_i, s_r)
             for a, c in zip(st_i, st_r):
                 assert torch.equal(a, c)
-    with torch.no_grad():  # an in-place weight update refreshes the cache
+    with torch.no_grad():  # an in-place weight update is followed
         lin.weight.mul_(0.5)
         assert torch.equal(Sequential(lin, neuron)(x)[0], neuron(lin(x))[0])
+
+
+def test_inference_follows_weight_edits_through_data():
+    """Issue 24: under no_grad the fused layer kept a transposed weight keyed on the version
+    counter, which an edit through ``.data`` bypasses, so it ran on the old weights."""
+    torch.manual_seed(3)
+    lin = EventLinear(40, 30, bias=False, mode="sparse")
+    neuron = LIF(30)
+    x = (torch.rand(12, 2, 40) < 0.2).float() * 3
+    with torch.no_grad():
+        before = Sequential(lin, neuron)(x)[0]
+        for edit in (lambda w: w.data.mul_(-1.0), lambda w: w.data.copy_(torch.randn_like(w)),
+                     lambda w: w.data.zero_()):
+            edit(lin.weight)
+            fused = Sequential(lin, neuron)(x)[0]
+            assert torch.equal(fused, neuron(lin(x))[0])
+        assert fused.sum() == 0 < before.sum()  # zero weights, no bias spikes: no spike at all
 
 
 def test_auto_fuses_only_sparse_input_and_streams(monkeypatch):
