@@ -17,7 +17,7 @@ import torch
 #: keyword arguments giving each LIF-family class decays of exactly 1/2 (IF: none)
 TIE_KW = {"lif": dict(decay=0.5), "cuba_lif": dict(decay=0.5, tau_syn=1 / math.log(2)),
           "adaptive_lif": dict(decay=0.5, tau_adapt=1 / math.log(2), adaptation=0.5),
-          "if": {}, "plif": dict(tau_mem=2.0)}
+          "if": {}, "plif": dict(inv_tau=0.5)}
 STRICT = 1 + 2.0 ** -23
 
 
