@@ -15,10 +15,18 @@ change recompiles every kernel once; nothing else changes (same directories,
 
 It relies on numba's locator classes (``numba.core.caching``, stable since numba 0.49);
 where they differ, it leaves numba's default in place and warns once.
+
+It also says when a kernel really compiles (``announce_compiles``): the first call of a kernel
+family on a fresh install stalls for seconds while numba compiles it, so one line,
+``axonal: compiling <family> kernels (one time, cached afterwards)...``, goes to stderr before
+that stall, once per process and family, and never when the kernel comes from the disk cache
+(numba's ``numba:compile`` event fires only after a cache miss).
 """
 from __future__ import annotations
 
 import hashlib
+import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -94,4 +102,50 @@ def install(directory: Path = KERNEL_DIR) -> bool:
     return True
 
 
+#: the kernel families the compile notice names, by the module that defines the kernel
+FAMILIES = {"axonal.kernels.lif._numba": "LIF-family",
+            "axonal.kernels.event._numba": "event-driven Linear",
+            "axonal.kernels.izhikevich": "Izhikevich"}
+_ANNOUNCED: set[str] = set()
+
+
+def _family(dispatcher) -> str | None:
+    """The family name of one of this package's kernels (``compile_step`` modules included),
+    or None for any other function."""
+    module = getattr(getattr(dispatcher, "py_func", None), "__module__", None) or ""
+    if module.startswith("axonal_compile_step_"):
+        return "compile_step"
+    return FAMILIES.get(module)
+
+
+def announce_compiles(stream=None) -> bool:
+    """Print ``axonal: compiling <family> kernels (one time, cached afterwards)...`` to
+    ``stream`` (stderr by default) when a kernel of this package starts a real compile (not a
+    load from the disk cache), once per family and process; only the outermost compile of a
+    thread counts (the helpers a kernel inlines compile inside it). True if installed."""
+    try:
+        from numba.core import event
+    except ImportError:  # no numba: nothing compiles
+        return False
+    local = threading.local()
+
+    class Notice(event.Listener):
+        def on_start(self, ev):
+            depth = getattr(local, "depth", 0)
+            local.depth = depth + 1
+            family = _family(ev.data.get("dispatcher")) if depth == 0 else None
+            if family is not None and family not in _ANNOUNCED:
+                _ANNOUNCED.add(family)
+                out = stream if stream is not None else sys.stderr
+                print(f"axonal: compiling {family} kernels (one time, cached afterwards)...",
+                      file=out, flush=True)
+
+        def on_end(self, ev):
+            local.depth = getattr(local, "depth", 1) - 1
+
+    event.register("numba:compile", Notice())
+    return True
+
+
 INSTALLED = install()
+NOTICE = announce_compiles()

@@ -36,21 +36,28 @@ MIN_BYTES = 4 << 20
 
 
 def _limit_from_env() -> int:
+    """The limit ``AXONAL_BUFFER_POOL_MB`` sets (1 GiB when unset); a ValueError naming the
+    variable and what it takes otherwise."""
     raw = os.environ.get("AXONAL_BUFFER_POOL_MB")
     if raw is None:
         return 1 << 30
     try:
         mb = float(raw)
     except ValueError:
-        raise ValueError(f"AXONAL_BUFFER_POOL_MB={raw!r} is not a number of megabytes; set it "
-                         "to e.g. 1024, or 0 to turn buffer recycling off") from None
-    if not mb >= 0:
-        raise ValueError(f"AXONAL_BUFFER_POOL_MB={raw!r} must be >= 0 (0 turns recycling off)")
+        raise ValueError(f"environment variable AXONAL_BUFFER_POOL_MB={raw!r} is not a number "
+                         "of megabytes; set it to e.g. 1024, or 0 to turn buffer recycling "
+                         "off, or unset it for the default (1024)") from None
+    if not 0 <= mb < math.inf:
+        raise ValueError(f"environment variable AXONAL_BUFFER_POOL_MB={raw!r} must be a finite "
+                         "number of megabytes >= 0 (e.g. 1024; 0 turns recycling off)")
     return int(mb * (1 << 20))
 
 
 _lock = threading.Lock()
-_limit = _limit_from_env()
+#: read from the environment on first use, not at import: a bad value must not make
+#: ``import axonal`` fail, nor surface inside whatever happened to import this module first
+#: (it was reported as "invalid recipe: model" by the CLI)
+_limit: int | None = None
 _held: list[torch.UntypedStorage] = []  # every buffer the pool owns, least recently used first
 
 
@@ -63,7 +70,7 @@ def empty(shape, dtype: torch.dtype) -> torch.Tensor:
     buffer when one of the same size is free (``torch.empty`` otherwise)."""
     shape = tuple(int(s) for s in shape)
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < MIN_BYTES or _limit == 0:
+    if limit() == 0 or nbytes < MIN_BYTES:  # limit() first: a bad setting fails on first use
         return torch.empty(shape, dtype=dtype)
     with _lock:
         storage = None
@@ -106,7 +113,14 @@ def release() -> None:
 
 
 def limit() -> int:
-    """The most bytes of buffers the pool tracks, in use and free together."""
+    """The most bytes of buffers the pool tracks, in use and free together (first call:
+    ``AXONAL_BUFFER_POOL_MB``, or 1 GiB)."""
+    global _limit
+    if _limit is None:
+        value = _limit_from_env()
+        with _lock:
+            if _limit is None:
+                _limit = value
     return _limit
 
 

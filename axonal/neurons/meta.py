@@ -158,6 +158,25 @@ def stochastic_drive(x, weight, p: StochasticSynapseParams, generator=None):
     return torch.einsum("bi,boi,oi->bo", x, m * q, w_eff)
 
 
+def _check_features(who: str, **sizes) -> None:
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
+
+
+def _check_input(x, in_features: int, weight: torch.Tensor, who: str) -> None:
+    """``check_sequence`` plus what a stochastic layer needs: at least one step and the
+    weights' dtype (the drive is drawn and summed in it)."""
+    check_sequence(x, (in_features,), who)
+    if x.shape[0] == 0:
+        raise ValueError(f"{who}: the input has no time steps (shape {tuple(x.shape)}); pass "
+                         f"[T, B, {in_features}] with T >= 1")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{who}: the input is {x.dtype} but the layer's weights are "
+                        f"{weight.dtype}; convert the input (x.to({weight.dtype})) or the layer "
+                        f"(layer.to({x.dtype}))")
+
+
 def _step_seed(seed: int, t: int) -> int:
     """A generator seed for step ``t`` of stream ``seed`` (well mixed: neighbouring seeds or
     steps give unrelated streams)."""
@@ -202,6 +221,7 @@ class StochasticSynapse(_Learned):
                  inhibition: float = 1.0, stochastic: bool = True, learn: Sequence[str] = (),
                  per_neuron: bool = True, weight_scale: float = 1.0, seed: int | None = None):
         super().__init__()
+        _check_features(type(self).__name__, in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         self._init_params(learn, (out_features,) if per_neuron else (), transmission=transmission,
                           inhibition=inhibition, stochastic=stochastic)
@@ -213,9 +233,9 @@ class StochasticSynapse(_Learned):
         return StochasticSynapseState(torch.zeros((), dtype=torch.int64))
 
     def forward(self, x: torch.Tensor, state: StochasticSynapseState | None = None):
-        check_sequence(x, (self.in_features,), type(self).__name__)
+        _check_input(x, self.in_features, self.weight, type(self).__name__)
         if state is None:
-            state = self.initial_state(x[0] if x.shape[0] else x.new_zeros(x.shape[1:]))
+            state = self.initial_state(x[0])
         elif not isinstance(state, StochasticSynapseState):
             raise TypeError(f"{type(self).__name__}: state must be a StochasticSynapseState, got {type(state).__name__}")
         p = self.params()
@@ -228,7 +248,7 @@ class StochasticSynapse(_Learned):
             if gen is not None:
                 gen.manual_seed(_step_seed(self.seed, t0 + t))
             drives.append(stochastic_drive(x_t, self.weight, p, gen))
-        drive = torch.stack(drives) if drives else x.new_zeros(0, x.shape[1], self.out_features)
+        drive = torch.stack(drives)
         return drive, StochasticSynapseState(torch.as_tensor(t0 + x.shape[0], dtype=torch.int64))
 
     def extra_repr(self):
@@ -266,6 +286,7 @@ class MetaNeuronLayer(Temporal):
                  reset: str = "subtract", surrogate: str | Surrogate = FastSigmoid(width=0.04),
                  weight_scale: float = 1.0, seed: int | None = None, backend: str = "auto"):
         super().__init__()
+        _check_features("MetaNeuronLayer", in_features=in_features, out_features=out_features)
         learn = (learn,) if isinstance(learn, str) else tuple(learn)
         unknown = set(learn) - set(self.INTRINSIC)
         if unknown:
@@ -311,10 +332,10 @@ class MetaNeuronLayer(Temporal):
     def forward(self, x, state: MetaNeuronLayerState | None = None, current=None):
         """``x [T, B, in]`` spikes; ``current`` an extra somatic input, ``[B, out]`` held over
         time or ``[T, B, out]`` (a teacher signal for supervised plasticity)."""
-        check_sequence(x, (self.in_features,), "MetaNeuronLayer")
+        _check_input(x, self.in_features, self.weight, "MetaNeuronLayer")
         t_len, b = x.shape[:2]
         if state is None:
-            state = self.initial_state(x[0] if t_len else x.new_zeros(x.shape[1:]))
+            state = self.initial_state(x[0])
         elif not isinstance(state, MetaNeuronLayerState):
             raise TypeError(f"MetaNeuronLayer: state must be a MetaNeuronLayerState (as returned by forward), "
                             f"got {type(state).__name__}")

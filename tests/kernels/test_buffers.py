@@ -1,6 +1,11 @@
 """The recycled output buffers (axonal.kernels.buffers): a buffer is handed out again only
 once nothing refers to it, the pool never tracks more than its limit, and kernels that draw
 their outputs from it keep earlier outputs intact."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -162,3 +167,30 @@ def test_fused_kernel_outputs_survive_the_next_call(pool):
     net(x1)[0].sum().backward()
     assert torch.equal(w.grad, g1)
     assert np.array_equal(out.detach().numpy(), kept.numpy())
+
+
+@pytest.mark.parametrize("raw", ["abc", "inf", "nan"])
+def test_a_bad_environment_value_fails_on_first_use_naming_the_variable(monkeypatch, raw):
+    """Issue 24: read at import, a bad value broke ``import axonal`` or surfaced as an
+    unrelated error; now the pool's first use says what is wrong and what it takes."""
+    monkeypatch.setattr(buffers, "_limit", None)
+    monkeypatch.setenv("AXONAL_BUFFER_POOL_MB", raw)
+    with pytest.raises(ValueError, match=r"AXONAL_BUFFER_POOL_MB=.*(e\.g\. 1024)"):
+        buffers.empty((1,), torch.uint8)  # even a small request reads the setting
+    monkeypatch.setenv("AXONAL_BUFFER_POOL_MB", "1")
+    assert buffers.limit() == 1 << 20
+
+
+def test_the_cli_names_a_bad_pool_variable(tmp_path):
+    env = dict(os.environ, AXONAL_BUFFER_POOL_MB="abc")
+    env.pop("AXONAL_DEBUG", None)
+    root = Path(__file__).resolve().parents[2]
+    imported = subprocess.run([sys.executable, "-c", "import axonal"], env=env, cwd=root,
+                              capture_output=True, text=True, timeout=300)
+    assert imported.returncode == 0, imported.stderr
+    out = subprocess.run([sys.executable, "-m", "axonal.cli", "train", "basicmotions",
+                          "--set", "training.epochs=1", "--out", str(tmp_path / "run")],
+                         env=env, cwd=root, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 2, out.stderr
+    assert "AXONAL_BUFFER_POOL_MB='abc'" in out.stderr and "1024" in out.stderr, out.stderr
+    assert "invalid recipe" not in out.stderr

@@ -20,7 +20,7 @@ def test_kernels_use_the_digest_locator():
     from axonal.kernels.event import _numba as event_numba
     from axonal.kernels.lif import _numba as lif_numba
 
-    for fn in (event_numba.event_lif_forward, event_numba.active_fill, lif_numba.lif_backward,
+    for fn in (event_numba.event_lif_forward(0), event_numba.active_fill, lif_numba.lif_backward(0),
                izhikevich._forward):
         locator = fn._cache._impl._locator
         assert getattr(locator, "_sources_dir", None) == _numba_cache.KERNEL_DIR
@@ -121,3 +121,30 @@ def test_changed_helper_recompiles_the_kernel_that_inlines_it(tmp_path):
     _write_package(tmp_path, 2)  # only the helper's file changes
     assert _run(tmp_path, use_digest=True) == "30.0"  # the cached kernel was not reused
     assert _run(tmp_path, use_digest=True) == "30.0"
+
+
+def _first_call(cache_dir: Path) -> subprocess.CompletedProcess:
+    code = textwrap.dedent("""
+        import torch
+        from axonal.neurons.lif import LIF
+        x = torch.ones(3, 1, 2)
+        with torch.no_grad():
+            for _ in range(2):
+                LIF()(x)
+        print("ran")
+    """)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=600, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_a_real_compile_is_announced_once_and_a_cache_load_not_at_all(tmp_path):
+    """Issue 22: the first call stalled silently while numba compiled. A compile says so on
+    stderr, once per family and process; loading the compiled kernel from the cache is silent."""
+    notice = "axonal: compiling LIF-family kernels (one time, cached afterwards)..."
+    first = _first_call(tmp_path)
+    assert first.stderr.count(notice) == 1, first.stderr
+    second = _first_call(tmp_path)
+    assert "compiling" not in second.stderr, second.stderr

@@ -187,3 +187,20 @@ def test_layer_soma_takes_the_fused_kernel_under_auto():
     ref = MetaNeuronLayer(6, 4, seed=0, threshold=0.3, backend="reference")
     ref.load_state_dict(auto.state_dict())
     torch.testing.assert_close(auto(x)[0], ref(x)[0])
+
+
+def test_clear_errors_for_empty_time_wrong_dtype_and_no_inputs():
+    """Issue 24: these gave raw torch errors (stack of an empty list, a dtype clash deep in
+    einsum, a division by zero in the initialisation)."""
+    layer = MetaNeuronLayer(6, 4, seed=0)
+    with pytest.raises(ValueError, match=r"no time steps.*T >= 1"):
+        layer(torch.zeros(0, 3, 6))
+    with pytest.raises(TypeError, match=r"float64.*float32.*layer\.to"):
+        layer(torch.zeros(5, 3, 6, dtype=torch.float64))
+    spikes, _ = MetaNeuronLayer(6, 4, seed=0).double()(torch.ones(5, 3, 6, dtype=torch.float64))
+    assert spikes.dtype == torch.float64  # the fix the message names works
+    for bad in (0, -2, 2.5, True):
+        with pytest.raises(ValueError, match="in_features must be a positive int"):
+            MetaNeuronLayer(bad, 4)
+    with pytest.raises(ValueError, match="out_features must be a positive int"):
+        MetaNeuronLayer(3, 0)

@@ -437,3 +437,12 @@ def test_delayed_layer_in_fused_lif_equals_reference_scan():
     for a, b in zip(outs["numba"], outs["scan"]):
         torch.testing.assert_close(a, b, atol=1e-9, rtol=1e-9)
     assert outs["numba"][0].sum() > 0 and outs["numba"][2].abs().sum() > 0
+
+
+@pytest.mark.parametrize("delays", ["learn", 2])
+def test_empty_time_axis_is_a_clear_error(delays):
+    """Issue 24: T = 0 gave conv1d's 'Kernel size can't be greater than actual input size'."""
+    layer = DelayedLinear(6, 4, max_delay=5, delays=delays)
+    for grad in (True, False):
+        with torch.set_grad_enabled(grad), pytest.raises(ValueError, match=r"no time steps.*T >= 1"):
+            layer(torch.zeros(0, 3, 6))

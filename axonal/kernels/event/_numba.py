@@ -12,11 +12,13 @@ nonzero inputs.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit, prange
 
 from .. import _numba_cache  # noqa: F401  (keys the disk cache on all kernel sources)
-from ..lif._numba import _bwd_row, _bwd_store, _coef, _fwd_row
+from ..lif._numba import _bwd_row, _bwd_store, _coef, _fwd_loop, _fwd_row, _task_state, _task_store
 
 
 # ----------------------------------------------------------------------------- spike lists
@@ -318,178 +320,178 @@ def _event_task(task, B, block, n):
     return b, n0, L, lo, lo + L
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def event_lif_forward(lists, linear, T, B, s0, p, cfg, store, block, saved, s_out):
-    """Event-driven Linear followed by the LIF-family scan, without materialising the current.
+@functools.cache
+def event_lif_forward(kind):
+    """The fused forward of form ``kind``, compiled on first use."""
 
-    The input is given as compressed sparse rows (``ptr``, ``idx``, ``val``; row ``r = t B + b``
-    lists the active inputs of batch row b at step t, see ``active_fill``);
-    ``wt`` = W^T [I, N]. A task owns ``block`` neurons of one batch row and loops over time:
-    at each step it gathers the current of its neurons from the weight rows of the active
-    inputs (``_gather_row``, work = active inputs x block) and advances the neurons
-    (``_fwd_row``, the same update as ``lif_forward``). ``lists`` a ``SpikeLists``, ``linear`` a
-    ``LinearArrays`` (W^T, bias, has_bias); the neuron's bundles and the outputs as in
-    ``lif_forward``.
-    """
-    ptr, idx, val, binary = lists
-    wt, bias, has_bias = linear
-    v0, i0, a0 = s0
-    beta, alpha, rho, th, adp = p
-    kind, reset = cfg.form, cfg.reset
-    spk, vpre, aux = saved
-    v_out, i_out, a_out = s_out
-    n = wt.shape[1]
-    nb = (n + block - 1) // block
-    cs, cz, one, zero = _coef(reset, wt)
-    for task in prange(nb * B):
-        b, n0, L, lo, hi = _event_task(task, B, block, n)
-        v = v0[lo:hi].copy()
-        i = i0[lo:hi].copy()
-        a = a0[lo:hi].copy()
-        u = np.empty(L, dtype=wt.dtype)
-        pb, pa, pr = beta[n0:n0 + L], alpha[n0:n0 + L], rho[n0:n0 + L]
-        pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
-        for t in range(T):
-            r = t * B + b
-            _gather_row(ptr[r], ptr[r + 1], idx, val, binary, wt, bias, has_bias, n0, L, u)
-            if store:
-                vp_row = vpre[t, lo:hi]
-                aux_row = aux[t, lo:hi] if kind > 0 else vp_row
-            else:
-                vp_row = v
-                aux_row = v
-            _fwd_row(kind, store, L, u, v, i, a, pb, pa, pr, pt, pd, cs, cz, one, zero,
-                     spk[t, lo:hi], vp_row, aux_row)
-        v_out[lo:hi] = v
-        i_out[lo:hi] = i
-        a_out[lo:hi] = a
+    @njit(parallel=True, cache=True, error_model="numpy")
+    def event_lif_forward(lists, linear, T, B, s0, p, cfg, store, block, saved, s_out):
+        """Event-driven Linear followed by the LIF-family scan, without materialising the current.
+
+        The input is given as compressed sparse rows (``ptr``, ``idx``, ``val``; row ``r = t B + b``
+        lists the active inputs of batch row b at step t, see ``active_fill``);
+        ``wt`` = W^T [I, N]. A task owns ``block`` neurons of one batch row and loops over time:
+        at each step it gathers the current of its neurons from the weight rows of the active
+        inputs (``_gather_row``, work = active inputs x block) and advances the neurons
+        (``_fwd_row``, the same update as ``lif_forward``). ``lists`` a ``SpikeLists``, ``linear`` a
+        ``LinearArrays`` (W^T, bias, has_bias); the neuron's bundles and the outputs as in
+        ``lif_forward``.
+        """
+        ptr, idx, val, binary = lists
+        wt, bias, has_bias = linear
+        beta, alpha, rho, th, adp = p
+        reset = cfg.reset
+        spk, vpre, aux = saved
+        n = wt.shape[1]
+        nb = (n + block - 1) // block
+        cs, cz, one, zero = _coef(reset, wt)
+        for task in prange(nb * B):
+            b, n0, L, lo, hi = _event_task(task, B, block, n)
+            v, i, a = _task_state(s0, lo, hi)
+            u = np.empty(L, dtype=wt.dtype)
+            pb, pa, pr = beta[n0:n0 + L], alpha[n0:n0 + L], rho[n0:n0 + L]
+            pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
+            for t in range(T):
+                r = t * B + b
+                _gather_row(ptr[r], ptr[r + 1], idx, val, binary, wt, bias, has_bias, n0, L, u)
+                _fwd_row(kind, store, t, lo, hi, u, v, i, a, pb, pa, pr, pt, pd, cs, cz, one,
+                         zero, spk, vpre, aux)
+            _task_store(s_out, lo, v, i, a)
+
+    return event_lif_forward
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def event_lif_backward(g, tstep, saved, s0, p, cfg, lists, B, block, tchunk, want_gw, gwt,
-                       want_gu, gu, g0, gp):
-    """BPTT of ``event_lif_forward``. A task owns ``block`` neurons of *every* batch row, so
-    the weight gradient of its neurons, ``gwt[k, block] += val * dL/du_t`` for each active
-    input k (event-driven like the forward), has a single writer.
+@functools.cache
+def event_lif_backward(kind):
+    """The BPTT of ``event_lif_forward(kind)`` compiled on first use (every surrogate)."""
 
-    Time runs backwards in chunks of ``tchunk`` steps: within a chunk each batch row's
-    neurons are stepped back through the chunk (``_bwd_row``, its states kept per row between
-    chunks), with dL/du stored for the chunk only ([tchunk, B, block] per task, or straight
-    into ``gu``); then the chunk's weight gradient is gathered per active input from the
-    chunk's rows (``_chunk_weight_grad``: the same additions in the same order as scattering
-    row by row). The caller sizes the chunk to stay in L2 (about 1 MB). Measured against
-    scattering right after each row's step (backward kernel alone, one thread): 12.6-13.3 vs
-    15.2 ms at 10 % input density (T=100 B=32 700->512), 33.5 vs 37.6 (T=250), 110 vs 156 (B=128
-    N=1024), 7.6 vs 8.5 and 14.0 vs 18.8 at 2 %; chunks of 2 MB or more lost the gain.
+    @njit(parallel=True, cache=True, error_model="numpy")
+    def event_lif_backward(g, tstep, saved, s0, p, cfg, lists, B, block, tchunk, want_gw, gwt,
+                           want_gu, gu, g0, gp):
+        """BPTT of ``event_lif_forward``. A task owns ``block`` neurons of *every* batch row, so
+        the weight gradient of its neurons, ``gwt[k, block] += val * dL/du_t`` for each active
+        input k (event-driven like the forward), has a single writer.
 
-    ``gs`` is [T, M] or [1, M] with ``tstep`` 0 (a gradient broadcast over time, e.g. from a
-    sum over time, is not materialised). ``gu`` [T, M] receives dL/d(current) when
-    ``want_gu`` (needed for the input's gradient). Bundles and other outputs as in
-    ``lif_backward`` and ``event_lif_forward``.
-    """
-    gs, gv, gi, ga = g
-    spk, vpre, aux = saved
-    v0, i0, a0 = s0
-    beta, alpha, rho, th, adp = p
-    kind, reset, detach, code, width = cfg
-    ptr, idx, val, binary = lists
-    gv0, gi0, ga0 = g0
-    gbeta, galpha, grho, gth, gadp = gp
-    T = spk.shape[0]
-    n = gwt.shape[1]
-    nb = (n + block - 1) // block
-    fcs, fcz, one, zero = _coef(reset, vpre)
-    cs, cz = fcs, fcz
-    P = np.stack((beta, alpha, rho, th, adp))
-    nd = zero if detach else one
-    for blk in prange(nb):
-        n0 = blk * block
-        L = min(n0 + block, n) - n0
-        z = np.empty(L, dtype=vpre.dtype)
-        vprev = np.empty(L, dtype=vpre.dtype)
-        grec = np.zeros(L, dtype=spk.dtype)
-        dvs = np.empty((B, L), dtype=gv.dtype)
-        dis = np.empty((B, L), dtype=gv.dtype)
-        das = np.empty((B, L), dtype=gv.dtype)
-        accs = np.zeros((B, 5, L), dtype=vpre.dtype)
-        g_chunk = np.empty((1, 1, L) if want_gu else (tchunk, B, L), dtype=spk.dtype)
-        # where the chunk's dL/du rows are read from: gu [T B, n], or the chunk [tchunk B, L]
-        src = gu.reshape((T * B, n)) if want_gu else g_chunk.reshape((tchunk * B, L))
-        cnt, pos, crow, cval = _chunk_scratch(ptr, tchunk * B, gwt.shape[0], val)
-        for b in range(B):
-            lo = b * n + n0
-            dvs[b] = gv[lo:lo + L]
-            dis[b] = gi[lo:lo + L]
-            das[b] = ga[lo:lo + L]
-        t1 = ((T - 1) // tchunk) * tchunk
-        while t1 >= 0:
-            t2 = min(t1 + tchunk, T)
+        Time runs backwards in chunks of ``tchunk`` steps: within a chunk each batch row's
+        neurons are stepped back through the chunk (``_bwd_row``, its states kept per row between
+        chunks), with dL/du stored for the chunk only ([tchunk, B, block] per task, or straight
+        into ``gu``); then the chunk's weight gradient is gathered per active input from the
+        chunk's rows (``_chunk_weight_grad``: the same additions in the same order as scattering
+        row by row). The caller sizes the chunk to stay in L2 (about 1 MB). Measured against
+        scattering right after each row's step (backward kernel alone, one thread): 12.6-13.3 vs
+        15.2 ms at 10 % input density (T=100 B=32 700->512), 33.5 vs 37.6 (T=250), 110 vs 156 (B=128
+        N=1024), 7.6 vs 8.5 and 14.0 vs 18.8 at 2 %; chunks of 2 MB or more lost the gain.
+
+        ``gs`` is [T, M] or [1, M] with ``tstep`` 0 (a gradient broadcast over time, e.g. from a
+        sum over time, is not materialised). ``gu`` [T, M] receives dL/d(current) when
+        ``want_gu`` (needed for the input's gradient). Bundles and other outputs as in
+        ``lif_backward`` and ``event_lif_forward``.
+        """
+        gs, gv, gi, ga = g
+        spk, vpre, aux = saved
+        v0, i0, a0 = s0
+        beta, alpha, rho, th, adp = p
+        reset, detach, code, width = cfg.reset, cfg.detach, cfg.surrogate, cfg.width
+        ptr, idx, val, binary = lists
+        gv0, gi0, ga0 = g0
+        gbeta, galpha, grho, gth, gadp = gp
+        T = spk.shape[0]
+        n = gwt.shape[1]
+        nb = (n + block - 1) // block
+        fcs, fcz, one, zero = _coef(reset, vpre)
+        cs, cz = fcs, fcz
+        P = np.stack((beta, alpha, rho, th, adp))
+        nd = zero if detach else one
+        for blk in prange(nb):
+            n0 = blk * block
+            L = min(n0 + block, n) - n0
+            z = np.empty(L, dtype=vpre.dtype)
+            vprev = np.empty(L, dtype=vpre.dtype)
+            grec = np.zeros(L, dtype=spk.dtype)
+            dvs = np.empty((B, L), dtype=gv.dtype)
+            dis = np.empty((B, L), dtype=gv.dtype)
+            das = np.empty((B, L), dtype=gv.dtype)
+            accs = np.zeros((B, 5, L), dtype=vpre.dtype)
+            g_chunk = np.empty((1, 1, L) if want_gu else (tchunk, B, L), dtype=spk.dtype)
+            # where the chunk's dL/du rows are read from: gu [T B, n], or the chunk [tchunk B, L]
+            src = gu.reshape((T * B, n)) if want_gu else g_chunk.reshape((tchunk * B, L))
+            cnt, pos, crow, cval = _chunk_scratch(ptr, tchunk * B, gwt.shape[0], val)
             for b in range(B):
                 lo = b * n + n0
-                hi = lo + L
-                dv, di, da, acc = dvs[b], dis[b], das[b], accs[b]
-                for t in range(t2 - 1, t1 - 1, -1):
-                    g_row = gu[t, lo:hi] if want_gu else g_chunk[t - t1, b]
-                    _bwd_row(kind, t, lo, hi, n0, L, gs[t * tstep, lo:hi], grec, spk, vpre, aux,
-                             v0, i0, a0, P, cs, cz, fcs, fcz, nd, code, width, dv, di, da, g_row,
-                             acc, z, vprev)
-            if want_gw:  # the chunk's rows r = t B + b, t1 <= t < t2
-                base = 0 if want_gu else t1 * B
-                c0 = n0 if want_gu else 0
-                _chunk_weight_grad(ptr, idx, val, binary, t1 * B, t2 * B, src, base, c0, L, gwt,
-                                   n0, cnt, pos, crow, cval)
-            t1 -= tchunk
-        for b in range(B):
-            lo = b * n + n0
-            _bwd_store(lo, lo + L, dvs[b], dis[b], das[b], accs[b], gv0, gi0, ga0, gbeta, galpha,
-                       grho, gth, gadp)
+                dvs[b] = gv[lo:lo + L]
+                dis[b] = gi[lo:lo + L]
+                das[b] = ga[lo:lo + L]
+            t1 = ((T - 1) // tchunk) * tchunk
+            while t1 >= 0:
+                t2 = min(t1 + tchunk, T)
+                for b in range(B):
+                    lo = b * n + n0
+                    hi = lo + L
+                    dv, di, da, acc = dvs[b], dis[b], das[b], accs[b]
+                    for t in range(t2 - 1, t1 - 1, -1):
+                        g_row = gu[t, lo:hi] if want_gu else g_chunk[t - t1, b]
+                        _bwd_row(kind, t, lo, hi, n0, L, gs[t * tstep, lo:hi], grec, spk, vpre, aux,
+                                 v0, i0, a0, P, cs, cz, fcs, fcz, nd, code, width, dv, di, da, g_row,
+                                 acc, z, vprev)
+                if want_gw:  # the chunk's rows r = t B + b, t1 <= t < t2
+                    base = 0 if want_gu else t1 * B
+                    c0 = n0 if want_gu else 0
+                    _chunk_weight_grad(ptr, idx, val, binary, t1 * B, t2 * B, src, base, c0, L, gwt,
+                                       n0, cnt, pos, crow, cval)
+                t1 -= tchunk
+            for b in range(B):
+                lo = b * n + n0
+                _bwd_store(lo, lo + L, dvs[b], dis[b], das[b], accs[b], gv0, gi0, ga0, gbeta, galpha,
+                           grho, gth, gadp)
+
+    return event_lif_backward
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def event_lif_infer(x, xb, grouped, linear, T, B, s0, p, cfg, block, spk, s_out, bad):
-    """``event_lif_forward`` without a gradient, straight from the dense input x [T*B, I].
+@functools.cache
+def event_lif_infer(kind):
+    """The fused inference of form ``kind``, compiled on first use."""
 
-    Inference keeps nothing for a backward, so no spike lists are built: each task compacts
-    the row it is about to use into a local list (``_compact_row``, as ``active_fill``;
-    ``xb`` and ``grouped`` as there) and
-    gathers from it, which saves two passes over the input and its lists. Same sums in the
-    same order, hence the same spikes and states bit for bit. ``bad[task]`` <- 1 where the
-    input holds NaN or inf.
-    """
-    wt, bias, has_bias = linear
-    v0, i0, a0 = s0
-    beta, alpha, rho, th, adp = p
-    kind, reset = cfg.form, cfg.reset
-    v_out, i_out, a_out = s_out
-    n = wt.shape[1]
-    I = x.shape[1]
-    nb = (n + block - 1) // block
-    cs, cz, one, zero = _coef(reset, wt)
-    for task in prange(nb * B):
-        b, n0, L, lo, hi = _event_task(task, B, block, n)
-        v = v0[lo:hi].copy()
-        i = i0[lo:hi].copy()
-        a = a0[lo:hi].copy()
-        u = np.empty(L, dtype=wt.dtype)
-        idx = np.empty(I + 1, dtype=np.int32)
-        gbuf = np.empty(I // 4 + 1, dtype=np.int32)
-        val = np.empty(I + 1, dtype=x.dtype)
-        pb, pa, pr = beta[n0:n0 + L], alpha[n0:n0 + L], rho[n0:n0 + L]
-        pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
-        for t in range(T):
-            xr = x[t * B + b]
-            c = _compact_row(xr, xb[t * B + b], grouped, idx, gbuf)
-            binary = True
-            for q in range(c):
-                xv = xr[idx[q]]
-                val[q] = xv
-                if xv != 1:
-                    binary = False
-                if not (xv - xv == 0):
-                    bad[task] = 1
-            _gather_row(0, c, idx, val, binary, wt, bias, has_bias, n0, L, u)
-            _fwd_row(kind, False, L, u, v, i, a, pb, pa, pr, pt, pd, cs, cz, one, zero,
-                     spk[t, lo:hi], v, v)
-        v_out[lo:hi] = v
-        i_out[lo:hi] = i
-        a_out[lo:hi] = a
+    @njit(parallel=True, cache=True, error_model="numpy")
+    def event_lif_infer(x, xb, grouped, linear, T, B, s0, p, cfg, block, spk, s_out, bad):
+        """``event_lif_forward`` without a gradient, straight from the dense input x [T*B, I].
+
+        Inference keeps nothing for a backward, so no spike lists are built: each task compacts
+        the row it is about to use into a local list (``_compact_row``, as ``active_fill``;
+        ``xb`` and ``grouped`` as there) and
+        gathers from it, which saves two passes over the input and its lists. Same sums in the
+        same order, hence the same spikes and states bit for bit. ``bad[task]`` <- 1 where the
+        input holds NaN or inf.
+        """
+        wt, bias, has_bias = linear
+        beta, alpha, rho, th, adp = p
+        reset = cfg.reset
+        n = wt.shape[1]
+        I = x.shape[1]
+        nb = (n + block - 1) // block
+        cs, cz, one, zero = _coef(reset, wt)
+        for task in prange(nb * B):
+            b, n0, L, lo, hi = _event_task(task, B, block, n)
+            v, i, a = _task_state(s0, lo, hi)
+            u = np.empty(L, dtype=wt.dtype)
+            idx = np.empty(I + 1, dtype=np.int32)
+            gbuf = np.empty(I // 4 + 1, dtype=np.int32)
+            val = np.empty(I + 1, dtype=x.dtype)
+            pb, pa, pr = beta[n0:n0 + L], alpha[n0:n0 + L], rho[n0:n0 + L]
+            pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
+            for t in range(T):
+                xr = x[t * B + b]
+                c = _compact_row(xr, xb[t * B + b], grouped, idx, gbuf)
+                binary = True
+                for q in range(c):
+                    xv = xr[idx[q]]
+                    val[q] = xv
+                    if xv != 1:
+                        binary = False
+                    if not (xv - xv == 0):
+                        bad[task] = 1
+                _gather_row(0, c, idx, val, binary, wt, bias, has_bias, n0, L, u)
+                _fwd_loop(kind, False, L, u, v, i, a, pb, pa, pr, pt, pd, cs, cz, one, zero,
+                          spk[t, lo:hi], v, v)
+            _task_store(s_out, lo, v, i, a)
+
+    return event_lif_infer

@@ -137,7 +137,7 @@ class _EventLIFScan(torch.autograd.Function):
                       _buffer((T, m), wt.dtype) if (cfg.store and cfg.form != LEAKY)
                       else wt.new_empty(0, 0))
         out = StateArrays(*(torch.empty_like(v0) for _ in range(3)))
-        _kernels().event_lif_forward(
+        _kernels().event_lif_forward(cfg.form)(
             _lists_np(lists), LinearArrays(_np(wt), _np(b), has_bias), T, B,
             StateArrays(*map(_np, s0)), ParamArrays(*map(_np, p)), kernel_config(cfg),
             cfg.store, shape.block, Saved(*map(_np, saved)), StateArrays(*map(_np, out)))
@@ -163,7 +163,7 @@ class _EventLIFScan(torch.autograd.Function):
         gs_a, tstep = _time_broadcast(gs)
         g = Grads(gs_a, gv.contiguous(), gi.contiguous(), ga.contiguous())
         tchunk = _backward_chunk(T, B * min(shape.backward_block, n), spk.element_size())
-        _kernels().event_lif_backward(
+        _kernels().event_lif_backward(cfg.form)(
             Grads(*map(_np, g)), tstep, Saved(*map(_np, saved)), StateArrays(*map(_np, s0)),
             ParamArrays(*map(_np, p)), kernel_config(cfg), _lists_np(ctx.lists), B,
             shape.backward_block, tchunk, need_w, gwt.numpy(), want_gu, gu.numpy(),
@@ -264,7 +264,7 @@ def _event_lif_infer(cfg: KernelConfig, x, wt, bias, s0: StateArrays, p: ParamAr
     if density is None:
         density = sampled_density(x2)
     grouped = density < ks.GROUPED_BELOW
-    ks.event_lif_infer(xn, ks.bit_view(xn), grouped, LinearArrays(_np(wt), _np(b), has_bias), T,
+    ks.event_lif_infer(cfg.form)(xn, ks.bit_view(xn), grouped, LinearArrays(_np(wt), _np(b), has_bias), T,
                        B, StateArrays(*map(_np, s0)), ParamArrays(*map(_np, p)), cfg, block,
                        spk.numpy(), StateArrays(*map(_np, out)), bad.numpy())
     if bool(bad.any()):

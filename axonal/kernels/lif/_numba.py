@@ -1,18 +1,23 @@
 """Numba kernels of the LIF family: forward scan and hand-derived backward (BPTT).
 
-One kernel serves every form of the family (``kind`` = ``LIFDynamics.form``: 0 leaky, 1
-current-based, 2 adaptive; the non-leaky IF is the leaky form with decay 1), every reset mode
-(``reset`` 0 subtract, 1 zero, 2 none), ``detach_reset`` and every surrogate (``code``, its
-index in ``axonal.surrogate.TABLE``). They arrive in one bundle, ``cfg`` (a ``KernelConfig``
-named tuple), with the arrays in named bundles too (``StateArrays``, ``ParamArrays``,
-``Saved``, ``Grads`` of ``axonal.kernels.lif.scan``), unpacked once at the top of each kernel.
-These are runtime arguments, so each kernel is compiled once per dtype (float32, float64) and
-cached on disk (``cache=True``), not once per configuration.
+Each kernel is compiled per form of the family (``kind`` = ``LIFDynamics.form``: 0 leaky,
+1 current-based, 2 adaptive; the non-leaky IF is the leaky form with decay 1), on first use of
+that form: ``lif_forward(kind)`` etc. return the numba kernel of that form (built once per
+process, ``functools.cache``, with ``kind`` a closure constant, and cached on disk by numba,
+``cache=True``), so a model compiles only the form it uses (first-use compile of the demo's
+recurrent LIF layer: 17 CPU s instead of 31 with every form in one kernel, issue 24). Every
+reset mode (``reset`` 0 subtract, 1 zero, 2 none), ``detach_reset``, every surrogate (``code``,
+its index in ``axonal.surrogate.TABLE``) and ``store`` are runtime arguments, in one bundle,
+``cfg`` (a ``KernelConfig`` named tuple), with the arrays in named bundles too
+(``StateArrays``, ``ParamArrays``, ``Saved``, ``Grads`` of ``axonal.kernels.lif.scan``),
+unpacked once at the top of each kernel. Each form's kernel compiles once per dtype (float32,
+float64).
 They must nevertheless not reach the innermost loops as branches, which would stop LLVM from
 vectorising them (measured: a branchy generic loop ran 9x slower than a specialised one):
 
-- ``kind`` selects one of three copies of each inner loop, written once as an inlined row
-  function called with a literal kind, so the compiler folds the other kinds away;
+- ``kind`` is a compile-time constant of the loops (``_fwd_loop``, ``_bwd_prep_loop``,
+  ``_bwd_loop`` inlined with it), so the compiler folds the other forms away; ``store``
+  chooses one of two copies of the forward loop once per step (``_fwd_row``);
 - the reset is arithmetic, ``v = vp - s (cs theta + cz vp)`` with ``(cs, cz)`` = (1, 0)
   subtract, (0, 1) zero, (0, 0) none; this is exactly the reference's value in every mode
   (the products by 0 and 1 are exact), and ``detach_reset`` is a 0/1 factor on the
@@ -47,6 +52,8 @@ LIF backward loop).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit, prange
 
@@ -58,9 +65,11 @@ BLOCK = 256
 
 # ----------------------------------------------------------------------------- forward rows
 @njit(inline="always", cache=True, error_model="numpy")
-def _fwd_loop(kind, store, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero,
-              spk, vpre, aux):
-    """One time step for L neurons (all arguments are length-L views)."""
+def _fwd_loop(kind, store, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
+              vpre, aux):
+    """One time step for L neurons (all arguments are length-L views); when ``store``, the
+    membrane before reset goes to ``vpre`` and i_t (current-based) or a_t (adaptive) to
+    ``aux``."""
     for j in range(L):
         x = u[j]
         if kind == 1:
@@ -87,28 +96,48 @@ def _fwd_loop(kind, store, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one
 
 
 @njit(inline="always", cache=True, error_model="numpy")
-def _fwd_row(kind, store, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
-             vpre, aux):
+def _fwd_row(kind, store, t, lo, hi, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero,
+             spk, vpre, aux):
+    """Step t of the neurons lo:hi of the flat state (``_fwd_loop``), writing the rows t of
+    the saved arrays when ``store``: the two copies of the loop are chosen here, once per
+    step, not per neuron."""
+    L = hi - lo
     if store:
-        if kind == 0:
-            _fwd_loop(0, True, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
-                      vpre, aux)
-        elif kind == 1:
-            _fwd_loop(1, True, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
-                      vpre, aux)
-        else:
-            _fwd_loop(2, True, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
-                      vpre, aux)
+        vp_row = vpre[t, lo:hi]
+        aux_row = aux[t, lo:hi] if kind > 0 else vp_row
+        _fwd_loop(kind, True, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero,
+                  spk[t, lo:hi], vp_row, aux_row)
     else:
-        if kind == 0:
-            _fwd_loop(0, False, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
-                      vpre, aux)
-        elif kind == 1:
-            _fwd_loop(1, False, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
-                      vpre, aux)
-        else:
-            _fwd_loop(2, False, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero, spk,
-                      vpre, aux)
+        _fwd_loop(kind, False, L, u, v, i, a, beta, alpha, rho, th, adp, cs, cz, one, zero,
+                  spk[t, lo:hi], v, v)
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _task_state(s0, lo, hi):
+    """Copies (v, i, a) of the flat state rows lo:hi. Explicit loops here and in
+    ``_task_store``: inside a parallel kernel every slice copy or slice assignment is a parfor
+    of its own for numba to analyse and lower, which made up a good part of the first-use
+    compile time."""
+    v0, i0, a0 = s0
+    L = hi - lo
+    v = np.empty(L, dtype=v0.dtype)
+    i = np.empty(L, dtype=i0.dtype)
+    a = np.empty(L, dtype=a0.dtype)
+    for j in range(L):
+        v[j] = v0[lo + j]
+        i[j] = i0[lo + j]
+        a[j] = a0[lo + j]
+    return v, i, a
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _task_store(s_out, lo, v, i, a):
+    """s_out's rows lo:lo+len(v) <- (v, i, a) (see ``_task_state``)."""
+    v_out, i_out, a_out = s_out
+    for j in range(v.shape[0]):
+        v_out[lo + j] = v[j]
+        i_out[lo + j] = i[j]
+        a_out[lo + j] = a[j]
 
 
 @njit(inline="always", cache=True, error_model="numpy")
@@ -124,44 +153,38 @@ def _coef(reset, like):
     return c[0], c[1], c[2], c[3]
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def lif_forward(x, s0, p, cfg, n, store, saved, s_out):
-    """Scan over time. x [T, M]; ``s0`` (v, i, a) [M]; ``p`` (beta, alpha, rho, threshold,
-    adaptation) [N]; ``cfg`` a ``KernelConfig``; outputs preallocated: ``saved`` (spikes, and
-    ``vpre``/``aux`` [T, M] only when ``store``), ``s_out`` the final (v, i, a)."""
-    v0, i0, a0 = s0
-    beta, alpha, rho, th, adp = p
-    kind, reset = cfg.form, cfg.reset
-    spk, vpre, aux = saved
-    v_out, i_out, a_out = s_out
-    T = x.shape[0]
-    M = x.shape[1]
-    B = M // n
-    nb = (n + BLOCK - 1) // BLOCK
-    cs, cz, one, zero = _coef(reset, x)
-    for task in prange(B * nb):
-        b = task // nb
-        n0 = (task - b * nb) * BLOCK
-        L = min(n0 + BLOCK, n) - n0
-        lo = b * n + n0
-        hi = lo + L
-        v = v0[lo:hi].copy()
-        i = i0[lo:hi].copy()
-        a = a0[lo:hi].copy()
-        pb, pa, pr = beta[n0:n0 + L], alpha[n0:n0 + L], rho[n0:n0 + L]
-        pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
-        for t in range(T):
-            if store:
-                vp_row = vpre[t, lo:hi]
-                aux_row = aux[t, lo:hi] if kind > 0 else vp_row
-            else:
-                vp_row = v
-                aux_row = v
-            _fwd_row(kind, store, L, x[t, lo:hi], v, i, a, pb, pa, pr, pt, pd, cs, cz, one,
-                     zero, spk[t, lo:hi], vp_row, aux_row)
-        v_out[lo:hi] = v
-        i_out[lo:hi] = i
-        a_out[lo:hi] = a
+@functools.cache
+def lif_forward(kind):
+    """The forward scan of form ``kind``, compiled on first use (see the module docstring)."""
+
+    @njit(parallel=True, cache=True, error_model="numpy")
+    def lif_forward(x, s0, p, cfg, n, store, saved, s_out):
+        """Scan over time. x [T, M]; ``s0`` (v, i, a) [M]; ``p`` (beta, alpha, rho,
+        threshold, adaptation) [N]; ``cfg`` a ``KernelConfig``; outputs preallocated:
+        ``saved`` (spikes, and ``vpre``/``aux`` [T, M] only when ``store``), ``s_out`` the
+        final (v, i, a)."""
+        beta, alpha, rho, th, adp = p
+        spk, vpre, aux = saved
+        T = x.shape[0]
+        M = x.shape[1]
+        B = M // n
+        nb = (n + BLOCK - 1) // BLOCK
+        cs, cz, one, zero = _coef(cfg.reset, x)
+        for task in prange(B * nb):
+            b = task // nb
+            n0 = (task - b * nb) * BLOCK
+            L = min(n0 + BLOCK, n) - n0
+            lo = b * n + n0
+            hi = lo + L
+            v, i, a = _task_state(s0, lo, hi)
+            pb, pa, pr = beta[n0:n0 + L], alpha[n0:n0 + L], rho[n0:n0 + L]
+            pt, pd = th[n0:n0 + L], adp[n0:n0 + L]
+            for t in range(T):
+                _fwd_row(kind, store, t, lo, hi, x[t, lo:hi], v, i, a, pb, pa, pr, pt, pd, cs,
+                         cz, one, zero, spk, vpre, aux)
+            _task_store(s_out, lo, v, i, a)
+
+    return lif_forward
 
 
 # ----------------------------------------------------------------------------- backward rows
@@ -249,22 +272,11 @@ def _bwd_row(kind, t, lo, hi, n0, L, gs_row, grec_row, spk, vpre, aux, v0, i0, a
     pb, pa, pr = P[0, n0:n0 + L], P[1, n0:n0 + L], P[2, n0:n0 + L]
     pt, pd = P[3, n0:n0 + L], P[4, n0:n0 + L]
     v0r = v0[lo:hi]
-    if kind == 0:
-        _bwd_prep_loop(0, L, first, vp, a_prev, a_pp, prev_vp, prev_s, v0r, pt, pd, fcs, fcz, z, vprev)
-    elif kind == 1:
-        _bwd_prep_loop(1, L, first, vp, a_prev, a_pp, prev_vp, prev_s, v0r, pt, pd, fcs, fcz, z, vprev)
-    else:
-        _bwd_prep_loop(2, L, first, vp, a_prev, a_pp, prev_vp, prev_s, v0r, pt, pd, fcs, fcz, z, vprev)
+    _bwd_prep_loop(kind, L, first, vp, a_prev, a_pp, prev_vp, prev_s, v0r, pt, pd, fcs, fcz, z,
+                   vprev)
     surrogate_row(code, width, z, L)
-    if kind == 0:
-        _bwd_loop(0, L, gs_row, grec_row, vp, s, a_prev, i_prev, vprev, z, pb, pa, pr, pt, pd,
-                  cs, cz, nd, dv, di, da, gx_row, acc)
-    elif kind == 1:
-        _bwd_loop(1, L, gs_row, grec_row, vp, s, a_prev, i_prev, vprev, z, pb, pa, pr, pt, pd,
-                  cs, cz, nd, dv, di, da, gx_row, acc)
-    else:
-        _bwd_loop(2, L, gs_row, grec_row, vp, s, a_prev, i_prev, vprev, z, pb, pa, pr, pt, pd,
-                  cs, cz, nd, dv, di, da, gx_row, acc)
+    _bwd_loop(kind, L, gs_row, grec_row, vp, s, a_prev, i_prev, vprev, z, pb, pa, pr, pt, pd,
+              cs, cz, nd, dv, di, da, gx_row, acc)
 
 
 @njit(inline="always", cache=True, error_model="numpy")
@@ -272,152 +284,166 @@ def _bwd_start(gv, gi, ga, lo, hi, vpre, gs):
     """Per-task state of a backward over neurons lo:hi: (dv, di, da) from the gradients of the
     final state, the parameter accumulators acc [5, L], scratch z, vprev, and grec = 0."""
     L = hi - lo
-    return (gv[lo:hi].copy(), gi[lo:hi].copy(), ga[lo:hi].copy(),
-            np.zeros((5, L), dtype=vpre.dtype), np.empty(L, dtype=vpre.dtype),
-            np.empty(L, dtype=vpre.dtype), np.zeros(L, dtype=gs.dtype))
+    dv, di, da = _task_state((gv, gi, ga), lo, hi)
+    acc = np.empty((5, L), dtype=vpre.dtype)
+    grec = np.empty(L, dtype=gs.dtype)
+    for j in range(L):  # loops, not np.zeros (see ``_task_state``)
+        for k in range(5):
+            acc[k, j] = 0
+        grec[j] = 0
+    return dv, di, da, acc, np.empty(L, dtype=vpre.dtype), np.empty(L, dtype=vpre.dtype), grec
 
 
 @njit(inline="always", cache=True, error_model="numpy")
 def _bwd_store(lo, hi, dv, di, da, acc, gv0, gi0, ga0, gbeta, galpha, grho, gth, gadp):
     """Write a task's initial-state gradients and per-element parameter gradients."""
-    gv0[lo:hi] = dv
-    gi0[lo:hi] = di
-    ga0[lo:hi] = da
-    gbeta[lo:hi] = acc[0]
-    galpha[lo:hi] = acc[1]
-    grho[lo:hi] = acc[2]
-    gth[lo:hi] = acc[3]
-    gadp[lo:hi] = acc[4]
+    for j in range(hi - lo):  # one loop, not eight slice assignments (each a parfor to compile)
+        q = lo + j
+        gv0[q] = dv[j]
+        gi0[q] = di[j]
+        ga0[q] = da[j]
+        gbeta[q] = acc[0, j]
+        galpha[q] = acc[1, j]
+        grho[q] = acc[2, j]
+        gth[q] = acc[3, j]
+        gadp[q] = acc[4, j]
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def lif_backward(g, saved, s0, p, cfg, n, gx, g0, gp):
-    """BPTT of ``lif_forward``: ``g`` the incoming gradients (spikes [T, M], v, i, a [M]),
-    ``saved``, ``s0``, ``p``, ``cfg`` as in the forward; writes dL/dx into ``gx`` [T, M], the
-    initial states' gradients into ``g0`` and the per-element [M] parameter gradients into
-    ``gp`` (summed over the batch later)."""
-    gs, gv, gi, ga = g
-    spk, vpre, aux = saved
-    v0, i0, a0 = s0
-    beta, alpha, rho, th, adp = p
-    kind, reset, detach, code, width = cfg
-    gv0, gi0, ga0 = g0
-    gbeta, galpha, grho, gth, gadp = gp
-    T = gs.shape[0]
-    M = gs.shape[1]
-    B = M // n
-    nb = (n + BLOCK - 1) // BLOCK
-    fcs, fcz, one, zero = _coef(reset, vpre)
-    cs, cz = fcs, fcz
-    P = np.stack((beta, alpha, rho, th, adp))
-    nd = zero if detach else one
-    for task in prange(B * nb):
-        b = task // nb
-        n0 = (task - b * nb) * BLOCK
-        L = min(n0 + BLOCK, n) - n0
-        lo = b * n + n0
-        hi = lo + L
-        dv, di, da, acc, z, vprev, grec = _bwd_start(gv, gi, ga, lo, hi, vpre, gs)
-        for t in range(T - 1, -1, -1):
-            _bwd_row(kind, t, lo, hi, n0, L, gs[t, lo:hi], grec, spk, vpre, aux, v0, i0, a0,
-                     P, cs, cz, fcs, fcz, nd, code, width, dv, di, da,
-                     gx[t, lo:hi], acc, z, vprev)
-        _bwd_store(lo, hi, dv, di, da, acc, gv0, gi0, ga0, gbeta, galpha, grho, gth, gadp)
+@functools.cache
+def lif_backward(kind):
+    """The BPTT of form ``kind`` compiled on first use (every surrogate)."""
+
+    @njit(parallel=True, cache=True, error_model="numpy")
+    def lif_backward(g, saved, s0, p, cfg, n, gx, g0, gp):
+        """BPTT of ``lif_forward``: ``g`` the incoming gradients (spikes [T, M], v, i, a [M]),
+        ``saved``, ``s0``, ``p``, ``cfg`` as in the forward; writes dL/dx into ``gx`` [T, M], the
+        initial states' gradients into ``g0`` and the per-element [M] parameter gradients into
+        ``gp`` (summed over the batch later)."""
+        gs, gv, gi, ga = g
+        spk, vpre, aux = saved
+        v0, i0, a0 = s0
+        beta, alpha, rho, th, adp = p
+        reset, detach, code, width = cfg.reset, cfg.detach, cfg.surrogate, cfg.width
+        gv0, gi0, ga0 = g0
+        gbeta, galpha, grho, gth, gadp = gp
+        T = gs.shape[0]
+        M = gs.shape[1]
+        B = M // n
+        nb = (n + BLOCK - 1) // BLOCK
+        fcs, fcz, one, zero = _coef(reset, vpre)
+        cs, cz = fcs, fcz
+        P = np.stack((beta, alpha, rho, th, adp))
+        nd = zero if detach else one
+        for task in prange(B * nb):
+            b = task // nb
+            n0 = (task - b * nb) * BLOCK
+            L = min(n0 + BLOCK, n) - n0
+            lo = b * n + n0
+            hi = lo + L
+            dv, di, da, acc, z, vprev, grec = _bwd_start(gv, gi, ga, lo, hi, vpre, gs)
+            for t in range(T - 1, -1, -1):
+                _bwd_row(kind, t, lo, hi, n0, L, gs[t, lo:hi], grec, spk, vpre, aux, v0, i0, a0,
+                         P, cs, cz, fcs, fcz, nd, code, width, dv, di, da,
+                         gx[t, lo:hi], acc, z, vprev)
+            _bwd_store(lo, hi, dv, di, da, acc, gv0, gi0, ga0, gbeta, galpha, grho, gth, gadp)
+
+    return lif_backward
 
 
 # ----------------------------------------------------------------------------- recurrent
-@njit(parallel=True, cache=True, error_model="numpy")
-def recurrent_forward(x, rec0, wt, s0, p, cfg, n, store, saved, s_out):
-    """Recurrent scan: input at step t is x_t + s_{t-1} W^T (``rec0`` = s_{-1} W^T given).
+@functools.cache
+def recurrent_forward(kind):
+    """The recurrent scan of form ``kind``, compiled on first use."""
 
-    ``wt`` is W^T [N, N] (row q = weights out of neuron q). The recurrent input is
-    event-driven: only the rows of neurons that spiked at t-1 are added (spikes are exactly
-    0 or 1 inside the scan), so its cost scales with the number of spikes, not N^2.
-    Parallel over batch rows, each looping over time: batch rows are independent, so there
-    is no barrier per time step (a barrier per step costs a scheduler time slice whenever
-    the cores are shared, measured at ~10 ms per step on a loaded 2-core machine).
-    Other arguments as in ``lif_forward``.
-    """
-    v0, i0, a0 = s0
-    beta, alpha, rho, th, adp = p
-    kind, reset = cfg.form, cfg.reset
-    spk, vpre, aux = saved
-    v, i, a = s_out
-    T = x.shape[0]
-    M = x.shape[1]
-    B = M // n
-    cs, cz, one, zero = _coef(reset, x)
-    for b in prange(B):
-        lo = b * n
-        hi = lo + n
-        vb = v0[lo:hi].copy()
-        ib = i0[lo:hi].copy()
-        ab = a0[lo:hi].copy()
-        u = np.empty(n, dtype=x.dtype)
-        rec = np.empty(n, dtype=x.dtype)
-        for t in range(T):
-            if t == 0:
-                for jj in range(n):
-                    u[jj] = x[0, lo + jj] + rec0[lo + jj]
-            else:
-                rec[:] = 0
-                for q in range(n):
-                    if spk[t - 1, lo + q] != 0:
-                        w = wt[q]
-                        for jj in range(n):
-                            rec[jj] += w[jj]
-                for jj in range(n):
-                    u[jj] = x[t, lo + jj] + rec[jj]
-            if store:
-                vp_row = vpre[t, lo:hi]
-                aux_row = aux[t, lo:hi] if kind > 0 else vp_row
-            else:
-                vp_row = u
-                aux_row = u
-            _fwd_row(kind, store, n, u, vb, ib, ab, beta, alpha, rho, th, adp, cs, cz,
-                     one, zero, spk[t, lo:hi], vp_row, aux_row)
-        v[lo:hi] = vb
-        i[lo:hi] = ib
-        a[lo:hi] = ab
+    @njit(parallel=True, cache=True, error_model="numpy")
+    def recurrent_forward(x, rec0, wt, s0, p, cfg, n, store, saved, s_out):
+        """Recurrent scan: input at step t is x_t + s_{t-1} W^T (``rec0`` = s_{-1} W^T given).
+
+        ``wt`` is W^T [N, N] (row q = weights out of neuron q). The recurrent input is
+        event-driven: only the rows of neurons that spiked at t-1 are added (spikes are exactly
+        0 or 1 inside the scan), so its cost scales with the number of spikes, not N^2.
+        Parallel over batch rows, each looping over time: batch rows are independent, so there
+        is no barrier per time step (a barrier per step costs a scheduler time slice whenever
+        the cores are shared, measured at ~10 ms per step on a loaded 2-core machine).
+        Other arguments as in ``lif_forward``.
+        """
+        beta, alpha, rho, th, adp = p
+        reset = cfg.reset
+        spk, vpre, aux = saved
+        T = x.shape[0]
+        M = x.shape[1]
+        B = M // n
+        cs, cz, one, zero = _coef(reset, x)
+        for b in prange(B):
+            lo = b * n
+            hi = lo + n
+            vb, ib, ab = _task_state(s0, lo, hi)
+            u = np.empty(n, dtype=x.dtype)
+            rec = np.empty(n, dtype=x.dtype)
+            for t in range(T):
+                if t == 0:
+                    for jj in range(n):
+                        u[jj] = x[0, lo + jj] + rec0[lo + jj]
+                else:
+                    for jj in range(n):
+                        rec[jj] = 0
+                    for q in range(n):
+                        if spk[t - 1, lo + q] != 0:
+                            w = wt[q]
+                            for jj in range(n):
+                                rec[jj] += w[jj]
+                    for jj in range(n):
+                        u[jj] = x[t, lo + jj] + rec[jj]
+                _fwd_row(kind, store, t, lo, hi, u, vb, ib, ab, beta, alpha, rho, th, adp, cs,
+                         cz, one, zero, spk, vpre, aux)
+            _task_store(s_out, lo, vb, ib, ab)
+
+    return recurrent_forward
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def recurrent_backward(g, saved, w, s0, p, cfg, n, gx, g0, gp):
-    """BPTT of ``recurrent_forward``, parallel over batch rows like it. The gradient reaching
-    s_{t-1} through the recurrence, (dL/du_t) W, is a vector-matrix product per row and step
-    (contiguous, vectorised loop); dL/dW is left to one matmul over all steps afterwards.
-    ``g0`` [M] receives the gradients of the initial state; ``gp`` [M] the per-element
-    parameter gradients (computed in the state dtype, like every backward here). Other
-    arguments as in ``lif_backward``.
-    """
-    gs, gv, gi, ga = g
-    spk, vpre, aux = saved
-    v0, i0, a0 = s0
-    beta, alpha, rho, th, adp = p
-    kind, reset, detach, code, width = cfg
-    dv, di, da = g0
-    gbeta, galpha, grho, gth, gadp = gp
-    T = gs.shape[0]
-    M = gs.shape[1]
-    B = M // n
-    fcs, fcz, one, zero = _coef(reset, vpre)
-    cs, cz = fcs, fcz
-    P = np.stack((beta, alpha, rho, th, adp))
-    nd = zero if detach else one
-    for b in prange(B):
-        lo = b * n
-        hi = lo + n
-        dvb, dib, dab, acc, z, vprev, grec = _bwd_start(gv, gi, ga, lo, hi, vpre, gs)
-        for t in range(T - 1, -1, -1):
-            g_row = gx[t, lo:hi]
-            _bwd_row(kind, t, lo, hi, 0, n, gs[t, lo:hi], grec, spk, vpre, aux, v0, i0, a0,
-                     P, cs, cz, fcs, fcz, nd, code, width, dvb, dib, dab, g_row, acc, z, vprev)
-            if t > 0:
-                grec[:] = 0
-                for q in range(n):
-                    gq = g_row[q]
-                    if gq != 0:
-                        wq = w[q]
-                        for jj in range(n):
-                            grec[jj] += gq * wq[jj]
-        _bwd_store(lo, hi, dvb, dib, dab, acc, dv, di, da, gbeta, galpha, grho, gth, gadp)
+@functools.cache
+def recurrent_backward(kind):
+    """The BPTT of ``recurrent_forward(kind)`` compiled on first use (every surrogate)."""
+
+    @njit(parallel=True, cache=True, error_model="numpy")
+    def recurrent_backward(g, saved, w, s0, p, cfg, n, gx, g0, gp):
+        """BPTT of ``recurrent_forward``, parallel over batch rows like it. The gradient reaching
+        s_{t-1} through the recurrence, (dL/du_t) W, is a vector-matrix product per row and step
+        (contiguous, vectorised loop); dL/dW is left to one matmul over all steps afterwards.
+        ``g0`` [M] receives the gradients of the initial state; ``gp`` [M] the per-element
+        parameter gradients (computed in the state dtype, like every backward here). Other
+        arguments as in ``lif_backward``.
+        """
+        gs, gv, gi, ga = g
+        spk, vpre, aux = saved
+        v0, i0, a0 = s0
+        beta, alpha, rho, th, adp = p
+        reset, detach, code, width = cfg.reset, cfg.detach, cfg.surrogate, cfg.width
+        dv, di, da = g0
+        gbeta, galpha, grho, gth, gadp = gp
+        T = gs.shape[0]
+        M = gs.shape[1]
+        B = M // n
+        fcs, fcz, one, zero = _coef(reset, vpre)
+        cs, cz = fcs, fcz
+        P = np.stack((beta, alpha, rho, th, adp))
+        nd = zero if detach else one
+        for b in prange(B):
+            lo = b * n
+            hi = lo + n
+            dvb, dib, dab, acc, z, vprev, grec = _bwd_start(gv, gi, ga, lo, hi, vpre, gs)
+            for t in range(T - 1, -1, -1):
+                g_row = gx[t, lo:hi]
+                _bwd_row(kind, t, lo, hi, 0, n, gs[t, lo:hi], grec, spk, vpre, aux, v0, i0, a0,
+                         P, cs, cz, fcs, fcz, nd, code, width, dvb, dib, dab, g_row, acc, z, vprev)
+                if t > 0:
+                    grec[:] = 0
+                    for q in range(n):
+                        gq = g_row[q]
+                        if gq != 0:
+                            wq = w[q]
+                            for jj in range(n):
+                                grec[jj] += gq * wq[jj]
+            _bwd_store(lo, hi, dvb, dib, dab, acc, dv, di, da, gbeta, galpha, grho, gth, gadp)
+
+    return recurrent_backward

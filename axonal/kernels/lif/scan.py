@@ -70,7 +70,7 @@ class _LIFScan(torch.autograd.Function):
         saved = _stored(cfg, x)
         s0, p = StateArrays(v0, i0, a0), ParamArrays(beta, alpha, rho, th, adp)
         out = StateArrays(*(torch.empty_like(v0) for _ in range(3)))
-        _kernels().lif_forward(_np(x), _nps(StateArrays, s0), _nps(ParamArrays, p),
+        _kernels().lif_forward(cfg.form)(_np(x), _nps(StateArrays, s0), _nps(ParamArrays, p),
                                kernel_config(cfg), cfg.n, cfg.store, _nps(Saved, saved),
                                _nps(StateArrays, out))
         ctx.cfg = cfg
@@ -87,7 +87,7 @@ class _LIFScan(torch.autograd.Function):
         g0 = StateArrays(*(torch.empty_like(s0.v) for _ in range(3)))
         gp = ParamArrays(*(torch.empty(m, dtype=torch.float64) for _ in range(5)))
         g = Grads(*(g.contiguous() for g in (gs, gv, gi, ga)))
-        _kernels().lif_backward(_nps(Grads, g), _nps(Saved, saved), _nps(StateArrays, s0),
+        _kernels().lif_backward(cfg.form)(_nps(Grads, g), _nps(Saved, saved), _nps(StateArrays, s0),
                                 _nps(ParamArrays, p), kernel_config(cfg), cfg.n, gx.numpy(),
                                 _nps(StateArrays, g0), _nps(ParamArrays, gp))
         pgrads = [g.view(-1, cfg.n).sum(0).to(p.beta.dtype) for g in gp]
@@ -103,7 +103,7 @@ class _RecurrentLIFScan(torch.autograd.Function):
         s0, p = StateArrays(v0, i0, a0), ParamArrays(beta, alpha, rho, th, adp)
         out = StateArrays(*(torch.empty_like(v0) for _ in range(3)))
         wt = w.detach().t().contiguous()
-        _kernels().recurrent_forward(
+        _kernels().recurrent_forward(cfg.form)(
             _np(x), _np(rec0), _np(wt), _nps(StateArrays, s0), _nps(ParamArrays, p),
             kernel_config(cfg), cfg.n, cfg.store, _nps(Saved, saved), _nps(StateArrays, out))
         ctx.cfg = cfg
@@ -121,7 +121,7 @@ class _RecurrentLIFScan(torch.autograd.Function):
         g0 = StateArrays(*(torch.empty(m, dtype=torch.float64) for _ in range(3)))
         gp = ParamArrays(*(torch.empty(m, dtype=torch.float64) for _ in range(5)))
         g = Grads(*(g.contiguous() for g in (gs, gv, gi, ga)))
-        _kernels().recurrent_backward(
+        _kernels().recurrent_backward(cfg.form)(
             _nps(Grads, g), _nps(Saved, saved), _np(w.contiguous()), _nps(StateArrays, s0),
             _nps(ParamArrays, p), kernel_config(cfg), n, gx.numpy(), _nps(StateArrays, g0),
             _nps(ParamArrays, gp))

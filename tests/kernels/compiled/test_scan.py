@@ -19,6 +19,7 @@ import torch
 
 from axonal.kernels import CompiledNeuron, compile_step
 from axonal.neurons import LIF
+from tests.kernels.ties import STRICT
 
 pytest.importorskip("numba")
 
@@ -346,3 +347,22 @@ def test_unwritable_cache_directory_compiles_in_memory(tmp_path, monkeypatch):
     s_r, (v_r,) = torch_loop(step, x, (torch.zeros(2, 3, dtype=torch.float64),), ())
     assert step.kernel_file == "memory"
     assert torch.equal(s, s_r) and torch.allclose(v, v_r, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_fires_on_an_exact_tie_like_the_reference(dtype):
+    """Issue 24: spikes on ``h >= 0`` as the reference step. Inputs in quarters and a decay
+    of 1/2 keep every membrane exact, so membranes land exactly on the threshold; the strict
+    rule (threshold one float32 ulp higher) gives other spikes, so ``>`` would fail here."""
+    step = compile_step(lif_dynamics, lif_reset, state=("v",), params=("beta", "theta"))
+    x = (torch.randint(0, 5, (16, 3, 6), generator=torch.Generator().manual_seed(2)) / 4).to(dtype)
+    spikes = {}
+    for theta in (1.0, STRICT):
+        mod = CompiledNeuron(step, 6, beta=0.5, theta=theta).to(dtype)
+        ref = LIF(6, decay=0.5, threshold=theta, backend="scan").to(dtype)
+        with torch.no_grad():
+            s_c, st_c = mod(x)
+            s_r, st_r = ref(x)
+        assert torch.equal(s_c, s_r) and torch.equal(st_c[0], st_r.v)
+        spikes[theta] = s_c
+    assert not torch.equal(spikes[1.0], spikes[STRICT]), "no exact tie reached"

@@ -19,6 +19,7 @@ from torch import nn
 from axonal.network import Sequential
 from axonal.neurons import IF, LIF, AdaptiveLIF, CurrentBasedLIF, ParametricLIF
 from axonal.synapses import EventLinear
+from tests.kernels.ties import STRICT, TIE_KW
 
 pytest.importorskip("numba")
 from axonal.kernels.event import scan as kernel_lif  # noqa: E402
@@ -124,16 +125,33 @@ def test_float32_bit_identical_to_event_linear_then_kernel(kind, monkeypatch):
     for a, c in zip(st_f, st_u):
         assert torch.equal(a, c)
     assert 0 < s_f.mean() < 0.5
-    with torch.no_grad():  # inference kernel (no spike lists), twice: the cached W^T is reused
+    with torch.no_grad():  # inference kernel (no spike lists), twice
         for _ in range(2):
             s_i, (_, st_i) = Sequential(lin, neuron)(x, (None, st_u))
             s_r, st_r = neuron(lin(x), st_u)
             assert torch.equal(s_i, s_r)
             for a, c in zip(st_i, st_r):
                 assert torch.equal(a, c)
-    with torch.no_grad():  # an in-place weight update refreshes the cache
+    with torch.no_grad():  # an in-place weight update is followed
         lin.weight.mul_(0.5)
         assert torch.equal(Sequential(lin, neuron)(x)[0], neuron(lin(x))[0])
+
+
+def test_inference_follows_weight_edits_through_data():
+    """Issue 24: under no_grad the fused layer kept a transposed weight keyed on the version
+    counter, which an edit through ``.data`` bypasses, so it ran on the old weights."""
+    torch.manual_seed(3)
+    lin = EventLinear(40, 30, bias=False, mode="sparse")
+    neuron = LIF(30)
+    x = (torch.rand(12, 2, 40) < 0.2).float() * 3
+    with torch.no_grad():
+        before = Sequential(lin, neuron)(x)[0]
+        for edit in (lambda w: w.data.mul_(-1.0), lambda w: w.data.copy_(torch.randn_like(w)),
+                     lambda w: w.data.zero_()):
+            edit(lin.weight)
+            fused = Sequential(lin, neuron)(x)[0]
+            assert torch.equal(fused, neuron(lin(x))[0])
+        assert fused.sum() == 0 < before.sum()  # zero weights, no bias spikes: no spike at all
 
 
 def test_auto_fuses_only_sparse_input_and_streams(monkeypatch):
@@ -283,3 +301,34 @@ def test_monitor_sees_both_layers_of_a_fusable_pair(monkeypatch):
     assert [s["kind"] for s in got["synapses"]] == ["EventLinear"]
     net(x)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_fused_fires_on_an_exact_tie_like_the_reference(kind, dtype, monkeypatch):
+    """Issue 24: the fused Linear+LIF kernels (training and inference) fire on
+    ``v >= threshold`` as the reference step. Binary spikes times weights in quarters, decays
+    of 1/2: every current and membrane is exact, membranes land on the threshold, and the
+    strict rule (threshold one float32 ulp higher) gives other spikes."""
+    gen = torch.Generator().manual_seed(4)
+    x = (torch.rand(16, 3, 20, generator=gen) < 0.3).to(dtype)
+    w = (torch.randint(-2, 4, (8, 20), generator=gen) / 4).to(dtype)
+    spikes = {}
+    for theta in (1.0, STRICT):
+        ref = nn.Linear(20, 8, bias=False).to(dtype)
+        lin = EventLinear(20, 8, bias=False, mode="sparse").to(dtype)
+        with torch.no_grad():
+            ref.weight.copy_(w)
+            lin.weight.copy_(w)
+        neuron = CLASSES[kind](8, threshold=theta, **TIE_KW[kind]).to(dtype)
+        scan = CLASSES[kind](8, threshold=theta, backend="scan", **TIE_KW[kind]).to(dtype)
+        calls = _count_fused(monkeypatch)
+        s_ref, st_ref = scan(ref(x))
+        for grad in (True, False):  # the training kernel, then the inference kernel
+            with torch.set_grad_enabled(grad):
+                s_f, (_, st_f) = Sequential(lin, neuron)(x)
+            assert torch.equal(s_f, s_ref), f"spikes differ at an exact tie (grad={grad})"
+            assert all(torch.equal(a, c) for a, c in zip(st_f, st_ref))
+        assert len(calls) == 2
+        spikes[theta] = s_ref
+    assert not torch.equal(spikes[1.0], spikes[STRICT]), "no exact tie reached"

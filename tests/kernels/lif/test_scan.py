@@ -434,3 +434,65 @@ def test_plif_follows_fang_et_al_known_values(backend):
     s, st = m(x * 0.9)
     (s.sum() + st.v.sum()).backward()
     assert m.inv_tau_param.grad is not None and m.inv_tau_param.grad.abs() > 0
+
+
+# ----------------------------------------------------------------------------- exact ties
+from tests.kernels.ties import STRICT, TIE_KW, tie_input  # noqa: E402
+
+
+def _zero_state(module, x):
+    b_shape = x.shape[1:]
+    if isinstance(module, Recurrent):
+        inner = module.neuron.State(*(torch.zeros(b_shape, dtype=x.dtype)
+                                      for _ in module.neuron.State._fields))
+        return RecurrentState(inner, torch.zeros(b_shape, dtype=x.dtype))
+    return module.State(*(torch.zeros(b_shape, dtype=x.dtype) for _ in module.State._fields))
+
+
+def _tie_pair(kind, n, recurrent, reset, dtype, backend="numba", threshold=1.0):
+    """Reference scan and ``backend`` modules with the grid constants (``TIE_KW``)."""
+    cls = CLASSES[kind]
+    ref = cls(n, backend="scan", reset=reset, threshold=threshold, **TIE_KW[kind])
+    fused = cls(n, backend=backend, reset=reset, threshold=threshold, **TIE_KW[kind])
+    if recurrent:
+        ref, fused = Recurrent(ref), Recurrent(fused)
+        with torch.no_grad():  # recurrent weights in quarters keep the input exact
+            w = torch.randint(-2, 3, ref.weight.shape, generator=torch.Generator().manual_seed(5))
+            ref.weight.copy_(w.to(ref.weight.dtype) / 4)
+    fused.load_state_dict(ref.state_dict())
+    return ref.to(dtype), fused.to(dtype)
+
+
+def assert_ties_decide(kind, recurrent, reset, x):
+    """The reference really meets exact ties on ``x``: firing on ``>`` (the threshold one
+    ulp higher) changes its spikes, so a kernel that fires on ``>`` fails the comparison."""
+    ref, _ = _tie_pair(kind, x.shape[-1], recurrent, reset, x.dtype)
+    strict, _ = _tie_pair(kind, x.shape[-1], recurrent, reset, x.dtype, threshold=STRICT)
+    with torch.no_grad():
+        s_ref = ref(x, _zero_state(ref, x))[0]
+        s_strict = strict(x, _zero_state(strict, x))[0]
+    assert not torch.equal(s_ref, s_strict), "no exact tie reached: > and >= would agree"
+
+
+@pytest.mark.parametrize("recurrent", [False, True], ids=["plain", "recurrent"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_numba_kernels_fire_on_an_exact_tie_like_the_reference(kind, dtype, recurrent):
+    """Issue 24: the kernels fire on ``v - threshold >= 0`` like the reference step; changed
+    to ``>``, no test noticed, because random inputs never land on the threshold."""
+    for reset in ("subtract", "zero", "none"):
+        ref, fused = _tie_pair(kind, 6, recurrent, reset, dtype)
+        x = tie_input(16, 3, 6, seed=len(kind), dtype=dtype)
+        if kind == "plif":  # v <- v/2 + x/2 reaches 1 only with inputs up to 2
+            x = 2 * x
+        with torch.no_grad():
+            s_r, new_r = ref(x, _zero_state(ref, x))
+            s_f, new_f = fused(x, _zero_state(fused, x))
+        assert torch.equal(s_r, s_f), f"spikes differ at an exact tie ({reset})"
+        for a, b in zip(_leaves(new_r), _leaves(new_f)):
+            assert torch.equal(a, b)
+        xr, xf = x.clone().requires_grad_(), x.clone().requires_grad_()
+        g_r = torch.autograd.grad(ref(xr, _zero_state(ref, x))[0].sum(), xr)[0]
+        g_f = torch.autograd.grad(fused(xf, _zero_state(fused, x))[0].sum(), xf)[0]
+        torch.testing.assert_close(g_f, g_r)
+        assert_ties_decide(kind, recurrent, reset, x)

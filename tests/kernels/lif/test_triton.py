@@ -307,10 +307,39 @@ def test_interpreter_set_after_triton_was_imported_is_explained():
         "from axonal.kernels import KernelUnavailable, run_kernel\n"
         "from axonal.neurons import LIFParams, LIFState\n"
         "try:\n"
-        "    run_kernel(LIFParams(), torch.rand(3, 2, 4), LIFState(torch.zeros(2, 4)), LIFParams(),\n"
+        "    run_kernel(LIFParams(), torch.rand(3, 2, 4), LIFState(torch.zeros(2, 4)),\n"
         "               backend='triton')\n"
         "except RuntimeError as e:\n"
         "    print(e)\n"
     )
     out = _run_fresh(code)
     assert "after triton itself was imported" in out.stdout
+
+
+@needs_triton
+@pytest.mark.parametrize("recurrent", [False, True], ids=["plain", "recurrent"])
+@pytest.mark.parametrize("kind", ["adaptive_lif", "cuba_lif", "if", "lif"])
+def test_triton_fires_on_an_exact_tie_like_the_reference(device, kind, recurrent):
+    """Issue 24: the Triton kernels fire on ``v - threshold >= 0`` like the reference step.
+    Inputs (and recurrent weights) in quarters, decays of 1/2 and a zero initial state keep
+    every membrane exact, so membranes land on the threshold (``tests/kernels/ties.py``)."""
+    from tests.kernels.ties import STRICT, TIE_KW, tie_input
+
+    x = tie_input(12, 2, 5, seed=len(kind), dtype=torch.float32).to(device)
+    spikes = {}
+    for theta in (1.0, STRICT):
+        mods = []
+        for backend in ("scan", "triton"):
+            m = CLASSES[kind](5, backend=backend, threshold=theta, **TIE_KW[kind])
+            if recurrent:
+                m = Recurrent(m)
+                with torch.no_grad():
+                    w = torch.randint(-2, 3, m.weight.shape, generator=torch.Generator().manual_seed(5))
+                    m.weight.copy_(w.to(m.weight.dtype) / 4)
+            mods.append(m.to(device, torch.float32))
+        with torch.no_grad():
+            (s_r, st_r), (s_t, st_t) = (m(x) for m in mods)
+        assert torch.equal(s_r, s_t), "spikes differ at an exact tie"
+        assert all(torch.equal(a, b) for a, b in zip(_leaves(st_r), _leaves(st_t)))
+        spikes[theta] = s_r
+    assert not torch.equal(spikes[1.0], spikes[STRICT]), "no exact tie reached"
