@@ -165,12 +165,9 @@ def _check_features(who: str, **sizes) -> None:
 
 
 def _check_input(x, in_features: int, weight: torch.Tensor, who: str) -> None:
-    """``check_sequence`` plus what a stochastic layer needs: at least one step and the
+    """``check_sequence`` (which also refuses T = 0) plus what a stochastic layer needs: the
     weights' dtype (the drive is drawn and summed in it)."""
     check_sequence(x, (in_features,), who)
-    if x.shape[0] == 0:
-        raise ValueError(f"{who}: the input has no time steps (shape {tuple(x.shape)}); pass "
-                         f"[T, B, {in_features}] with T >= 1")
     if x.dtype != weight.dtype:
         raise TypeError(f"{who}: the input is {x.dtype} but the layer's weights are "
                         f"{weight.dtype}; convert the input (x.to({weight.dtype})) or the layer "

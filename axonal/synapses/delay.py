@@ -298,10 +298,7 @@ class DelayedLinear(Temporal):
 
     def _check(self, x, state):
         name = type(self).__name__
-        check_sequence(x, (self.in_features,), name)
-        if x.shape[0] == 0:
-            raise ValueError(f"{name}: the input has no time steps (shape {tuple(x.shape)}); pass "
-                             f"[T, B, {self.in_features}] with T >= 1")
+        check_sequence(x, (self.in_features,), name)  # also refuses T = 0
         if state is None:
             return self.initial_state(x)
         if not isinstance(state, DelayState):

@@ -193,7 +193,7 @@ def test_clear_errors_for_empty_time_wrong_dtype_and_no_inputs():
     """Issue 24: these gave raw torch errors (stack of an empty list, a dtype clash deep in
     einsum, a division by zero in the initialisation)."""
     layer = MetaNeuronLayer(6, 4, seed=0)
-    with pytest.raises(ValueError, match=r"no time steps.*T >= 1"):
+    with pytest.raises(ValueError, match=r"zero time steps.*T >= 1"):
         layer(torch.zeros(0, 3, 6))
     with pytest.raises(TypeError, match=r"float64.*float32.*layer\.to"):
         layer(torch.zeros(5, 3, 6, dtype=torch.float64))

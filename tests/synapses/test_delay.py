@@ -444,5 +444,5 @@ def test_empty_time_axis_is_a_clear_error(delays):
     """Issue 24: T = 0 gave conv1d's 'Kernel size can't be greater than actual input size'."""
     layer = DelayedLinear(6, 4, max_delay=5, delays=delays)
     for grad in (True, False):
-        with torch.set_grad_enabled(grad), pytest.raises(ValueError, match=r"no time steps.*T >= 1"):
+        with torch.set_grad_enabled(grad), pytest.raises(ValueError, match=r"zero time steps.*T >= 1"):
             layer(torch.zeros(0, 3, 6))
