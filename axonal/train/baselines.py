@@ -2,7 +2,8 @@
 
 A recipe may list ``baselines`` (model sections, e.g. ``{architecture: lstm, parameter_budget:
 match}`` and ``{architecture: minirocket}``). After the main model, :func:`run_baselines` trains
-each one with the recipe's data, encoder, optimiser and training settings — the same split
+each one with the recipe's data, encoder, optimiser and training settings (without the main
+model's firing-rate regulariser) — the same split
 seed, so the same train / validation / test samples — in ``<run>/baselines/<i>_<architecture>``,
 and returns one comparison row per model (the main model first): test accuracy, trainable
 parameters, SynOps, energy per sample and firing rate, so the result table always shows the
@@ -54,6 +55,9 @@ def run_baselines(trainer, results: dict) -> list[dict]:
             section.parameter_budget = main_params
         data = cfg.to_dict()
         data.pop("baselines", None)
+        # the firing-rate regulariser is tuned to the main model's spiking layers; a baseline
+        # (an LSTM, MiniRocket, another neuron) trains without it, as a user would pick it
+        data.get("training", {}).pop("rate_regulariser", None)
         data["name"] = f"{cfg.name}:{arch}"
         data["model"] = section.model_dump(mode="json")
         run_dir = trainer.run_dir / "baselines" / f"{i}_{arch}"

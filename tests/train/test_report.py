@@ -41,3 +41,14 @@ def test_report_writes_the_card_of_the_model_and_of_its_baseline(run_dir, tmp_pa
 def test_report_of_a_missing_folder_is_a_one_line_error(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and "no run folder" in result.output
+
+
+def test_a_recipe_with_a_rate_regulariser_trains_its_lstm_baseline(tmp_path):
+    """The shipped basic_motions recipe regularises its spiking layer's firing rate; the LSTM
+    baseline has no spiking layer, so it must train without that regulariser instead of failing."""
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "smoke", *FAST, "--set",
+                                 "training.rate_regulariser={lower: 0.01, upper: 0.3}",
+                                 "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (out / "baselines" / "0_lstm" / "results.json").is_file()
