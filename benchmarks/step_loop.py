@@ -1,7 +1,7 @@
 """A LIF layer called one time step at a time in a Python loop (snnTorch style) against one call
 on the whole sequence: forward and forward + backward, ``backend="auto"``.
 
-Run: ``.venv/bin/python benchmarks/step_loop.py [--repeats 15]``. Prints the median process CPU
+Run from the repository root: ``.venv/bin/python -m benchmarks.step_loop [--repeats 15]``. Prints the median process CPU
 time per pass over T=100 steps (B=32, N=256, one thread), after a warm-up that also compiles or
 loads the kernels. The whole-sequence call is the fast form; the loop pays the per-call
 overhead (input checks, dispatch, and on the fused path the kernel's call cost) at every step.
@@ -9,23 +9,11 @@ overhead (input checks, dispatch, and on the fused path the kernel's call cost) 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
 from axonal.neurons import LIF
-
-
-def timed(fn, repeats: int) -> float:
-    """Median process CPU time per call, ms (steadier than wall time on a shared machine)."""
-    fn()
-    out = []
-    for _ in range(repeats):
-        t = time.process_time()
-        fn()
-        out.append(time.process_time() - t)
-    return statistics.median(out) * 1e3
+from benchmarks.fused_lif import timed
 
 
 def main(repeats: int = 15, T: int = 100, B: int = 32, N: int = 256) -> dict[str, float]:

@@ -47,8 +47,20 @@ _RNN = (nn.LSTM, nn.GRU, nn.RNN)
 _GATES = {nn.LSTM: 4, nn.GRU: 3, nn.RNN: 1}
 
 
+class _EnergyTotals:
+    """``memory_j`` and ``total_j`` from the four parts, for one layer and for their sum."""
+
+    @property
+    def memory_j(self) -> float:
+        return self.weight_memory_j + self.state_memory_j + self.activation_memory_j
+
+    @property
+    def total_j(self) -> float:
+        return self.compute_j + self.memory_j
+
+
 @dataclass
-class LayerEnergy:
+class LayerEnergy(_EnergyTotals):
     """Counts (per sample) and joules (per sample) of one layer.
 
     ``kind`` is the module class; ``role`` is ``connection`` (weights, operations),
@@ -73,17 +85,10 @@ class LayerEnergy:
     activation_memory_j: float = 0.0
     input_binary: bool | None = None
 
-    @property
-    def memory_j(self) -> float:
-        return self.weight_memory_j + self.state_memory_j + self.activation_memory_j
-
-    @property
-    def total_j(self) -> float:
-        return self.compute_j + self.memory_j
 
 
 @dataclass
-class EnergyBreakdown:
+class EnergyBreakdown(_EnergyTotals):
     """Per-layer and total energy per sample, with the table and assumptions that produced it."""
 
     layers: list[LayerEnergy]
@@ -112,13 +117,6 @@ class EnergyBreakdown:
     def activation_memory_j(self) -> float:
         return self._sum("activation_memory_j")
 
-    @property
-    def memory_j(self) -> float:
-        return self.weight_memory_j + self.state_memory_j + self.activation_memory_j
-
-    @property
-    def total_j(self) -> float:
-        return self.compute_j + self.memory_j
 
     @property
     def memory_share(self) -> float:
